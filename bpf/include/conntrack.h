@@ -1,0 +1,98 @@
+/* Connection tracking: lookup with expiry, creation of both legs, lifetimes by TCP state. */
+#ifndef KBP_CONNTRACK_H
+#define KBP_CONNTRACK_H
+
+#include "maps.h"
+#include "parse.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define CT_LIFETIME_TCP_SYN (60 * NSEC_PER_SEC)
+#define CT_LIFETIME_TCP_ESTABLISHED (6 * 3600 * NSEC_PER_SEC)
+#define CT_LIFETIME_TCP_CLOSING (10 * NSEC_PER_SEC)
+#define CT_LIFETIME_NON_TCP (60 * NSEC_PER_SEC)
+
+static __always_inline void ct_key_from_flow(struct ct_key_v4 *key, const struct flow4 *f, enum ct_dir dir)
+{
+	key->saddr = f->saddr;
+	key->daddr = f->daddr;
+	key->sport = f->sport;
+	key->dport = f->dport;
+	key->proto = f->proto;
+	key->dir = dir;
+	key->pad = 0;
+}
+
+/* A live entry for key, or NULL (absent or expired). */
+static __always_inline struct ct_entry_v4 *ct_lookup(const struct ct_key_v4 *key, __u64 now)
+{
+	struct ct_entry_v4 *e = bpf_map_lookup_elem(&ct_v4, key);
+
+	if (!e || e->expires_ns < now)
+		return NULL;
+	return e;
+}
+
+static __always_inline __u64 ct_lifetime(const struct flow4 *f, __u16 ct_flags)
+{
+	if (f->proto != IPPROTO_TCP)
+		return CT_LIFETIME_NON_TCP;
+	if (ct_flags & CT_F_CLOSING)
+		return CT_LIFETIME_TCP_CLOSING;
+	if (ct_flags & CT_F_SEEN_REPLY)
+		return CT_LIFETIME_TCP_ESTABLISHED;
+	return CT_LIFETIME_TCP_SYN;
+}
+
+/* Accounts one packet on a live entry and moves its deadline by the flow's state. */
+static __always_inline void ct_refresh(struct ct_entry_v4 *e, const struct flow4 *f, __u32 len, __u64 now,
+				       __u16 set_flags)
+{
+	__u16 flags = e->flags | set_flags;
+
+	if (f->tcp_flags & (TCP_F_FIN | TCP_F_RST))
+		flags |= CT_F_CLOSING;
+	if (flags != e->flags)
+		e->flags = flags;
+	e->expires_ns = now + ct_lifetime(f, flags);
+	__sync_fetch_and_add(&e->packets, 1);
+	__sync_fetch_and_add(&e->bytes, len);
+}
+
+/*
+ * Creates both legs of a new translated flow: the service leg keyed by the client's packet as sent
+ * (to the VIP) and the reply leg keyed as the backend's reply will arrive (to the client, or to the
+ * hairpin address). Returns 0 or -STAT_DROP_CT_FULL.
+ */
+static __always_inline int ct_create(const struct flow4 *f, const struct backend_v4 *be, __u32 backend_id,
+				     const struct svc_val_v4 *svc, __be32 reply_daddr, __u32 len, __u64 now)
+{
+	__u16 flags = reply_daddr != f->saddr ? CT_F_HAIRPIN : 0;
+	struct ct_entry_v4 e = {
+		.expires_ns = now + ct_lifetime(f, 0),
+		.packets = 1,
+		.bytes = len,
+		.backend_id = backend_id,
+		.revnat_id = svc->revnat_id,
+		.svc_id = svc->svc_id,
+		.client_ip = f->saddr,
+		.flags = flags,
+	};
+	struct ct_key_v4 key;
+
+	ct_key_from_flow(&key, f, CT_DIR_SERVICE);
+	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
+		return -STAT_DROP_CT_FULL;
+
+	key.saddr = be->ip;
+	key.daddr = reply_daddr;
+	key.sport = be->port;
+	key.dport = f->sport;
+	key.dir = CT_DIR_REPLY;
+	e.packets = 0;
+	e.bytes = 0;
+	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
+		return -STAT_DROP_CT_FULL;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,57 @@
+/* Backend selection for a new flow: session affinity first, then the service's Maglev table. */
+#ifndef KBP_MAGLEV_H
+#define KBP_MAGLEV_H
+
+#include "maps.h"
+#include "parse.h"
+#include "jhash.h"
+
+/* The flow hash must be the same on every node, so it is seeded by a constant, not per boot. */
+#define FLOW_HASH_SEED 0x6b627078
+
+static __always_inline __u32 flow_hash(const struct flow4 *f)
+{
+	return jhash_3words(f->saddr, f->daddr, ((__u32)f->sport << 16) | f->dport, FLOW_HASH_SEED ^ f->proto);
+}
+
+/* Backend id for slot hash % M of the service's table, or 0 when the table or slot is missing. */
+static __always_inline __u32 maglev_pick(const struct svc_val_v4 *svc, __u32 hash)
+{
+	__u32 slot, *backend_id;
+	void *table;
+
+	if (!svc->lb_size)
+		return 0;
+	table = bpf_map_lookup_elem(&maglev_v4, &svc->svc_id);
+	if (!table)
+		return 0;
+	slot = hash % svc->lb_size;
+	backend_id = bpf_map_lookup_elem(table, &slot);
+	return backend_id ? *backend_id : 0;
+}
+
+/* The client's affine backend when affinity is on, still present and not timed out; else 0. */
+static __always_inline __u32 affinity_pick(const struct svc_val_v4 *svc, __be32 client, __u64 now)
+{
+	struct affinity_key_v4 key = { .svc_id = svc->svc_id, .client_ip = client };
+	struct affinity_val *a;
+
+	if (!(svc->flags & SVC_F_AFFINITY))
+		return 0;
+	a = bpf_map_lookup_elem(&affinity_v4, &key);
+	if (!a || a->last_used_ns + (__u64)svc->affinity_timeout * NSEC_PER_SEC < now)
+		return 0;
+	return a->backend_id;
+}
+
+static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32 client, __u32 backend_id,
+					    __u64 now)
+{
+	struct affinity_key_v4 key = { .svc_id = svc->svc_id, .client_ip = client };
+	struct affinity_val val = { .last_used_ns = now, .backend_id = backend_id };
+
+	if (svc->flags & SVC_F_AFFINITY)
+		bpf_map_update_elem(&affinity_v4, &key, &val, BPF_ANY);
+}
+
+#endif

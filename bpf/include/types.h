@@ -1,0 +1,121 @@
+/* Map keys, values and enums shared by every program; src/dataplane/layout.ts mirrors them byte for byte. */
+#ifndef KBP_TYPES_H
+#define KBP_TYPES_H
+
+#include <linux/types.h>
+
+/* Frontend scope: which path a frontend is reached by. */
+enum svc_scope {
+	SVC_SCOPE_INTERNAL = 0, /* from pods, tc */
+	SVC_SCOPE_EXTERNAL = 1, /* from outside the node, xdp */
+};
+
+enum svc_flags {
+	SVC_F_AFFINITY = 1 << 0, /* ClientIP session affinity */
+};
+
+enum backend_flags {
+	BACKEND_F_TERMINATING = 1 << 0,
+	BACKEND_F_LOCAL = 1 << 1,
+};
+
+/* Conntrack direction: the service leg is keyed by the original destination (VIP), the reply leg by
+ * the translated addresses, so one backend behind two VIPs never collides. */
+enum ct_dir {
+	CT_DIR_SERVICE = 0,
+	CT_DIR_REPLY = 1,
+};
+
+enum ct_flags {
+	CT_F_SEEN_REPLY = 1 << 0,
+	CT_F_CLOSING = 1 << 1,
+	CT_F_HAIRPIN = 1 << 2,
+};
+
+struct svc_key_v4 {
+	__be32 vip;
+	__be16 port;
+	__u8 proto;
+	__u8 scope;
+};
+
+struct svc_val_v4 {
+	__u32 svc_id;
+	__u32 revnat_id;
+	__u32 lb_size;       /* M: slots in this service's Maglev table (0 when no backend may take new flows) */
+	__u16 backend_count; /* backends in the table; 0 means reject */
+	__u16 flags;         /* enum svc_flags */
+	__u32 affinity_timeout; /* seconds */
+};
+
+struct backend_v4 {
+	__be32 ip;
+	__be16 port;
+	__u8 proto;
+	__u8 flags; /* enum backend_flags */
+};
+
+struct revnat_v4 {
+	__be32 vip;
+	__be16 port;
+	__u16 pad;
+};
+
+struct ct_key_v4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir; /* enum ct_dir */
+	__u16 pad;
+};
+
+struct ct_entry_v4 {
+	__u64 expires_ns; /* bpf_ktime_get_ns() deadline */
+	__u64 packets;
+	__u64 bytes;
+	__u32 backend_id; /* service leg */
+	__u32 revnat_id;
+	__u32 svc_id;
+	__be32 client_ip; /* reply leg of a hairpin flow: the pod to hand the reply back to */
+	__u16 flags;      /* enum ct_flags */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct affinity_key_v4 {
+	__u32 svc_id;
+	__be32 client_ip;
+};
+
+struct affinity_val {
+	__u64 last_used_ns;
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* Per-CPU counters by reason; the names in src/dataplane/layout.ts follow this order. */
+enum stat_reason {
+	STAT_PASS = 0,           /* not for a service: untouched */
+	STAT_CT_NEW,             /* new flow load-balanced */
+	STAT_CT_HIT,             /* established flow kept on its backend */
+	STAT_REVNAT,             /* reply translated back to the service address */
+	STAT_HAIRPIN,            /* flow from a pod to itself through its service */
+	STAT_AFFINITY_HIT,       /* new flow sent to the client's affine backend */
+	STAT_REJECT_NO_BACKEND,  /* no endpoint: answered with TCP RST / ICMP port unreachable */
+	STAT_DROP_NO_BACKEND,    /* no endpoint, and the packet cannot be answered (a RST, IP options) */
+	STAT_DROP_MALFORMED,     /* truncated or invalid headers */
+	STAT_DROP_NO_SLOT,       /* Maglev table missing or slot empty */
+	STAT_DROP_NO_BACKEND_ENTRY, /* slot names a backend id that is not in backends_v4 */
+	STAT_DROP_CT_FULL,       /* conntrack entry could not be created */
+	STAT_DROP_REWRITE,       /* a packet rewrite helper failed */
+	STAT__MAX,
+};
+
+struct stat_val {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#endif

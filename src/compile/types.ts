@@ -1,0 +1,54 @@
+// What the compiler produces: the desired load-balancer state, keyed by natural keys only.
+// Kernel ids (svc_id, backend_id, revnat_id) are assigned later by src/dataplane, so that this stays pure.
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** internal: reached from pods (tc); external: reached from outside the node (xdp), e.g. NodePort. */
+export type FrontendScope = 'internal' | 'external';
+
+export interface LbFrontend {
+  address: string; // dotted IPv4
+  port: number;
+  protocol: Protocol;
+  scope: FrontendScope;
+}
+
+export interface LbBackend {
+  address: string; // dotted IPv4
+  port: number;
+  protocol: Protocol;
+  /** The endpoint is terminating: chosen for new flows only when no ready endpoint exists. */
+  terminating: boolean;
+  /** The endpoint runs on this node. */
+  local: boolean;
+}
+
+/**
+ * One load-balanced service as the datapath sees it: one Service port (and scope) with its frontends,
+ * the backends it knows and the Maglev table over the backends that may take new flows.
+ */
+export interface LbService {
+  /** Unique and stable: "namespace/name:portName/scope" (portName may be empty). */
+  key: string;
+  /** "namespace/name" of the Kubernetes Service. */
+  service: string;
+  portName: string;
+  scope: FrontendScope;
+  frontends: LbFrontend[];
+  /**
+   * Every endpoint of this port that existing flows may still use, sorted by "address:port/protocol".
+   * Endpoints not in `table` stay here so established connections to them keep working.
+   */
+  backends: LbBackend[];
+  /** Maglev lookup table: each slot is an index into `backends`. Empty when no backend may take new flows. */
+  table: Uint32Array;
+  /** ClientIP session affinity timeout in seconds; 0 when affinity is off. */
+  affinityTimeoutSeconds: number;
+}
+
+export function backendKey(b: { address: string; port: number; protocol: Protocol }): string {
+  return `${b.address}:${b.port}/${b.protocol}`;
+}
+
+export function frontendKey(f: LbFrontend): string {
+  return `${f.address}:${f.port}/${f.protocol}/${f.scope}`;
+}

@@ -1,0 +1,22 @@
+// Messages between a driver and a pod client (src/sandbox/pod-client.ts).
+export type ClientRequest =
+  | { op: 'http'; host: string; port: number; count: number; concurrency?: number }
+  | { op: 'connect'; host: string; port: number; timeoutMs?: number }
+  | { op: 'udp'; host: string; port: number; timeoutMs?: number }
+  | { op: 'session-open'; id: string; host: string; port: number }
+  | { op: 'session-ask'; id: string }
+  | { op: 'session-close'; id: string }
+  | { op: 'loop-start'; host: string; port: number; intervalMs?: number }
+  | { op: 'loop-stop' };
+
+export interface ClientReply {
+  outcome?: string;
+  backend?: string;
+  ms?: number;
+  localPort?: number;
+  byBackend?: Record<string, number>;
+  failures?: number;
+  ok?: number;
+  failed?: number;
+  errors?: string[];
+}

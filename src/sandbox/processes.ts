@@ -1,0 +1,88 @@
+// Starting the sandbox's processes inside their namespaces: pod servers, pod clients (driven over
+// IPC) and the agent itself, the way a hostNetwork DaemonSet pod runs in the node's namespace.
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnIn } from './exec.js';
+import type { ClientReply, ClientRequest } from './pod-client-protocol.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cliPath = path.join(here, '..', 'cli', 'main.js');
+
+async function waitReady(child: ChildProcess, what: string, timeoutMs = 10_000): Promise<void> {
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.on('message', (m: { ready?: boolean }) => m.ready && resolve());
+      child.on('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready`)));
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startPodServer(ns: string, name: string): Promise<ChildProcess> {
+  const child = spawnIn(ns, process.execPath, [path.join(here, 'pod-server.js'), name], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await waitReady(child, `server ${name}`);
+  return child;
+}
+
+export interface PodClient {
+  request(req: ClientRequest): Promise<ClientReply>;
+  close(): void;
+}
+
+export async function startPodClient(ns: string): Promise<PodClient> {
+  const child = spawnIn(ns, process.execPath, [path.join(here, 'pod-client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await waitReady(child, 'client');
+  let seq = 0;
+  const waiting = new Map<number, (reply: ClientReply) => void>();
+  child.on('message', (m: { seq?: number; reply?: ClientReply }) => {
+    if (m.seq !== undefined && m.reply) waiting.get(m.seq)?.(m.reply);
+  });
+  return {
+    request(req) {
+      const id = ++seq;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, (reply) => {
+          waiting.delete(id);
+          resolve(reply);
+        });
+        child.send({ seq: id, req }, (err) => err && reject(err));
+      });
+    },
+    close() {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/** Starts `kbproxy agent` inside a node namespace; resolves once it reports its first sync programmed. */
+export async function startAgent(ns: string, args: readonly string[], options: { log?: boolean } = {}): Promise<AgentProcess> {
+  const child = spawnIn(ns, process.execPath, [cliPath, 'agent', ...args], {
+    stdio: ['ignore', 'inherit', options.log ? 'inherit' : 'ignore', 'ipc'],
+    env: { ...process.env, KBP_LOG_LEVEL: process.env.KBP_LOG_LEVEL ?? 'info' },
+  });
+  await waitReady(child, 'agent', 30_000);
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      return code;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
