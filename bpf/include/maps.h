@@ -7,7 +7,7 @@
 #include "types.h"
 
 #ifndef KBP_SVC_MAX
-#define KBP_SVC_MAX 65536
+#define KBP_SVC_MAX 131072
 #endif
 #ifndef KBP_BACKEND_MAX
 #define KBP_BACKEND_MAX 262144

@@ -7,6 +7,8 @@ export interface AgentStatus {
   generation: number;
   lastSyncAt: string | null;
   lastError: string | null;
+  /** Map writes of the last sync (0 when nothing had changed). */
+  lastSyncOps: number;
   services: number;
   backends: number;
   interfaces: string[];

@@ -13,7 +13,7 @@ export interface SyncResult {
 }
 
 /** Id spaces, matching the maps' sizes in bpf/include/maps.h. */
-const MAX_SERVICE_IDS = 65535;
+const MAX_SERVICE_IDS = 131071;
 const MAX_BACKEND_IDS = 262143;
 
 export class Reconciler {

@@ -1,0 +1,139 @@
+// The agent: a source of Kubernetes objects -> model -> compiler -> reconciler -> pinned maps, with
+// the datapath attached to this node's pod interfaces and an admin API beside it.
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { LbService } from '../compile/types.js';
+import type { Logger } from '../log.js';
+import { native, type BpfObject } from '../native/bpf.js';
+import { loadDatapath, Programs } from '../dataplane/loader.js';
+import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
+import { Reconciler } from '../dataplane/reconciler.js';
+import { readCounters, type Counters } from '../dataplane/stats.js';
+import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
+import { InterfaceWatcher } from './interfaces.js';
+
+export interface Rejected {
+  kind: string;
+  key: string;
+  reason: string;
+}
+
+/** What a source delivers: the compiled services of one consistent snapshot and what was refused. */
+export interface DesiredSnapshot {
+  services: LbService[];
+  rejected: Rejected[];
+}
+
+/** A source calls back with every new snapshot and returns a function that stops it. */
+export type SnapshotSource = (onSnapshot: (snapshot: DesiredSnapshot) => void) => Promise<() => void>;
+
+export interface AgentOptions {
+  pinDir: string;
+  hairpinAddress: string;
+  adminAddress?: string;
+  source: SnapshotSource;
+  log: Logger;
+  /** Called after every sync that programmed the maps (tests and the demo wait on it). */
+  onSynced?: (status: AgentStatus) => void;
+}
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 10_000;
+
+export class Agent {
+  private obj: BpfObject | undefined;
+  private reconciler: Reconciler | undefined;
+  private interfaces: InterfaceWatcher | undefined;
+  private admin: FastifyInstance | undefined;
+  private stopSource: (() => void) | undefined;
+  private latest: DesiredSnapshot | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly statusValue: AgentStatus = {
+    ready: false,
+    generation: 0,
+    lastSyncAt: null,
+    lastError: null,
+    lastSyncOps: 0,
+    services: 0,
+    backends: 0,
+    interfaces: [],
+    rejected: [],
+  };
+
+  constructor(private readonly options: AgentOptions) {}
+
+  async start(): Promise<void> {
+    const { log } = this.options;
+    mkdirSync(this.options.pinDir, { recursive: true });
+    this.obj = await loadDatapath({ pinDir: this.options.pinDir, hairpinAddress: this.options.hairpinAddress });
+    this.reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(this.obj)));
+    log.info({ pinDir: this.options.pinDir, adopted: this.reconciler.state.frontends.size }, 'datapath loaded');
+
+    // The first snapshot is complete before anything is written: an agent that restarts never
+    // programs (and so never flushes to) an empty state it has not read yet.
+    let first: (() => void) | undefined;
+    const firstSnapshot = new Promise<void>((resolve) => (first = resolve));
+    this.stopSource = await this.options.source((snapshot) => {
+      this.latest = snapshot;
+      this.sync();
+      first?.();
+    });
+    await firstSnapshot;
+
+    this.interfaces = new InterfaceWatcher(native(), { fromPod: this.obj.program(Programs.fromPod), toPod: this.obj.program(Programs.toPod) }, log);
+    await this.interfaces.start();
+
+    if (this.options.adminAddress) {
+      const { host, port } = parseHostPort(this.options.adminAddress);
+      this.admin = buildAdminServer({ status: () => this.status(), counters: () => this.counters() });
+      await this.admin.listen({ host, port });
+      log.info({ address: this.options.adminAddress }, 'admin API listening');
+    }
+    this.statusValue.ready = this.statusValue.lastError === null;
+    this.options.onSynced?.(this.status());
+  }
+
+  /** Leaves the pinned maps and the attached programs in place: the dataplane keeps serving. */
+  async stop(): Promise<void> {
+    this.stopSource?.();
+    this.interfaces?.stop();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.admin?.close();
+    this.obj?.close();
+  }
+
+  status(): AgentStatus {
+    return { ...this.statusValue, interfaces: this.interfaces?.interfaces ?? [] };
+  }
+
+  counters(): Counters {
+    if (!this.obj) throw new Error('datapath not loaded');
+    return readCounters(this.obj.map('stats'), native().possibleCpus());
+  }
+
+  private sync(): void {
+    const snapshot = this.latest;
+    if (!snapshot || !this.reconciler) return;
+    const s = this.statusValue;
+    s.rejected = snapshot.rejected;
+    for (const r of snapshot.rejected) this.options.log.warn(r, 'object rejected');
+    try {
+      const result = this.reconciler.sync(snapshot.services);
+      s.generation++;
+      s.lastSyncAt = new Date().toISOString();
+      s.lastError = null;
+      s.lastSyncOps = result.ops;
+      s.services = snapshot.services.length;
+      s.backends = this.reconciler.state.backends.size;
+      this.retryMs = RETRY_MIN_MS;
+      this.options.log.info({ generation: s.generation, ops: result.ops, ms: Math.round(result.durationMs * 100) / 100 }, 'synced');
+      if (s.ready) this.options.onSynced?.(this.status());
+    } catch (err) {
+      s.lastError = (err as Error).message;
+      this.options.log.error({ err, retryMs: this.retryMs }, 'sync failed; the last good state keeps serving');
+      this.retryTimer = setTimeout(() => this.sync(), this.retryMs * (0.5 + Math.random()));
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// kbproxy: the agent, the demo, and (later) inspection and benchmarks.
+import { Command, Option } from 'commander';
+import { runAgentCommand } from './agent-command.js';
+import { runDemo } from './demo.js';
+
+const program = new Command()
+  .name('kbproxy')
+  .description('kube-bpf-proxy: a Kubernetes Service dataplane in eBPF')
+  .showHelpAfterError();
+
+program
+  .command('agent')
+  .description('run the node agent in the current network namespace (like a hostNetwork DaemonSet pod)')
+  .requiredOption('--manifests <dir>', 'directory of Service and EndpointSlice YAML files to serve')
+  .option('--admin-address <host:port>', 'admin API listen address', '127.0.0.1:10249')
+  .option('--pin-dir <dir>', 'bpffs directory for the pinned maps', '/sys/fs/bpf/kube-bpf-proxy')
+  .addOption(new Option('--node-name <name>', 'this node, to tell local endpoints').env('NODE_NAME').default('node-a'))
+  .option('--hairpin-address <ip>', 'source address for a pod reaching itself through a service', '169.254.42.1')
+  .action(runAgentCommand);
+
+program
+  .command('demo')
+  .description('build a throwaway sandbox of network namespaces, run the agent on the example manifests and send traffic')
+  .option('--requests <n>', 'HTTP requests to send through the ClusterIP', '300')
+  .option('--keep', 'keep the sandbox running until Ctrl-C')
+  .action(runDemo);
+
+await program.parseAsync();
