@@ -91,6 +91,10 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 
 	ct_key_from_flow(&key, f, CT_DIR_SERVICE);
 	ct = ct_lookup(&key, now);
+	/* A SYN on a closing flow is a new connection reusing the port: it is balanced afresh, as
+	 * netfilter does for a SYN on a TIME_WAIT entry. */
+	if (ct && (ct->flags & CT_F_CLOSING) && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN)
+		ct = NULL;
 	if (ct) {
 		backend_id = ct->backend_id;
 		be = bpf_map_lookup_elem(&backends_v4, &backend_id);

@@ -72,6 +72,21 @@ describe('tc datapath under test-run', () => {
     assert.equal(dp.counters().revnat.packets, before.revnat.packets + 1);
   });
 
+  test('a SYN reusing the port of a closing flow is a new connection; a retransmitted SYN is not', async () => {
+    const flow = { proto: 'TCP', saddr: CLIENT, daddr: VIP, sport: 40100, dport: 80 } as const;
+    const count = async (tcpFlags: number) => {
+      const before = dp.counters();
+      await run(() => fromPod, { ...flow, tcpFlags });
+      const after = dp.counters();
+      return after.ct_new.packets > before.ct_new.packets ? 'new' : after.ct_hit.packets > before.ct_hit.packets ? 'hit' : 'other';
+    };
+    assert.equal(await count(TCP_FLAGS.SYN), 'new');
+    assert.equal(await count(TCP_FLAGS.SYN), 'hit', 'a retransmitted SYN stays on its backend');
+    assert.equal(await count(TCP_FLAGS.ACK), 'hit');
+    assert.equal(await count(TCP_FLAGS.FIN | TCP_FLAGS.ACK), 'hit');
+    assert.equal(await count(TCP_FLAGS.SYN), 'new', 'the port reused after close');
+  });
+
   test('many flows spread over all backends', async () => {
     const seen = new Set<string>();
     for (let port = 41000; port < 41060; port++) {

@@ -1,0 +1,55 @@
+// The cluster as the agent knows it: services and endpoint slices by "namespace/name", with slices
+// indexed by their service so a change touches only the services it concerns.
+import type { EndpointSlice, Rejection, Service } from './types.js';
+import { parseEndpointSlice, parseService } from './validate.js';
+
+export class ClusterState {
+  readonly services = new Map<string, Service>();
+  readonly slices = new Map<string, EndpointSlice>();
+  private readonly slicesByService = new Map<string, Set<string>>();
+
+  /** Validates and stores a Service or EndpointSlice; returns the affected service keys, or the rejection. */
+  upsert(obj: unknown): { affected: string[] } | { rejection: Rejection } {
+    const kind = (obj as { kind?: unknown } | null)?.kind;
+    if (kind === 'Service') {
+      const r = parseService(obj);
+      if (!r.ok) return { rejection: r.rejection };
+      this.services.set(r.value.key, r.value);
+      return { affected: [r.value.key] };
+    }
+    if (kind === 'EndpointSlice') {
+      const r = parseEndpointSlice(obj);
+      if (!r.ok) return { rejection: r.rejection };
+      const previous = this.slices.get(r.value.key);
+      if (previous) this.unindex(previous);
+      this.slices.set(r.value.key, r.value);
+      const set = this.slicesByService.get(r.value.serviceKey) ?? new Set<string>();
+      set.add(r.value.key);
+      this.slicesByService.set(r.value.serviceKey, set);
+      return { affected: [...new Set([r.value.serviceKey, ...(previous ? [previous.serviceKey] : [])])] };
+    }
+    return { rejection: { kind: String(kind), key: '?', reason: `unsupported kind "${String(kind)}"` } };
+  }
+
+  deleteService(key: string): string[] {
+    return this.services.delete(key) ? [key] : [];
+  }
+
+  deleteSlice(key: string): string[] {
+    const slice = this.slices.get(key);
+    if (!slice) return [];
+    this.slices.delete(key);
+    this.unindex(slice);
+    return [slice.serviceKey];
+  }
+
+  slicesOf(serviceKey: string): EndpointSlice[] {
+    return [...(this.slicesByService.get(serviceKey) ?? [])].flatMap((k) => this.slices.get(k) ?? []);
+  }
+
+  private unindex(slice: EndpointSlice): void {
+    const set = this.slicesByService.get(slice.serviceKey);
+    set?.delete(slice.key);
+    if (set?.size === 0) this.slicesByService.delete(slice.serviceKey);
+  }
+}

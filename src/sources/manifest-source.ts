@@ -1,0 +1,25 @@
+// The manifest directory as the agent's source: each snapshot of files is validated and compiled.
+import type { DesiredSnapshot, SnapshotSource } from '../agent/agent.js';
+import { compile } from '../compile/compile.js';
+import type { Logger } from '../log.js';
+import { ClusterState } from '../model/state.js';
+import type { Rejection } from '../model/types.js';
+import { watchManifests, type ManifestSnapshot } from './manifests.js';
+
+export function compileSnapshot(snapshot: ManifestSnapshot, nodeName: string): DesiredSnapshot {
+  const state = new ClusterState();
+  const rejected: Rejection[] = [...snapshot.rejected];
+  for (const obj of snapshot.objects) {
+    const r = state.upsert(obj);
+    if ('rejection' in r) rejected.push(r.rejection);
+  }
+  const compiled = compile(state, { nodeName });
+  return { services: compiled.services, rejected: [...rejected, ...compiled.skipped] };
+}
+
+export function manifestSource(dir: string, options: { nodeName: string; log: Logger }): SnapshotSource {
+  return async (onSnapshot) => {
+    options.log.info({ dir }, 'watching manifests');
+    return watchManifests(dir, (snapshot) => onSnapshot(compileSnapshot(snapshot, options.nodeName)));
+  };
+}
