@@ -47,7 +47,10 @@ const serviceSchema = z.object({
 const sliceSchema = z.object({
   kind: z.literal('EndpointSlice'),
   metadata: metadata.extend({
-    labels: z.record(z.string(), z.string()).refine((l) => !!l['kubernetes.io/service-name'], 'missing label kubernetes.io/service-name'),
+    labels: z
+      .record(z.string(), z.string())
+      .default({})
+      .refine((l) => !!l['kubernetes.io/service-name'], 'missing label kubernetes.io/service-name'),
   }),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
   ports: z
