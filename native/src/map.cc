@@ -22,6 +22,7 @@ void BpfMap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&BpfMap::Delete>("delete"),
                                         InstanceMethod<&BpfMap::Keys>("keys"),
                                         InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
+                                        InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
                                         InstanceMethod<&BpfMap::SetInner>("setInner"),
                                         InstanceMethod<&BpfMap::InnerId>("innerId"),
                                         InstanceMethod<&BpfMap::Close>("close"),
@@ -161,6 +162,17 @@ void BpfMap::UpdateBatch(const Napi::CallbackInfo &info) {
   if (count == 0) return;
   int err = bpf_map_update_batch(CheckedFd(env), keys.Data(), values.Data(), &count, &opts);
   if (err) ThrowErrno(env, err, "bpf_map_update_batch", Name());
+}
+
+void BpfMap::DeleteBatch(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto keys = info[0].As<Napi::Buffer<uint8_t>>();
+  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  CheckLength(env, keys, size_t(count) * info_.key_size, "keys", "deleteBatch");
+  if (count == 0) return;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  int err = bpf_map_delete_batch(CheckedFd(env), keys.Data(), &count, &opts);
+  if (err) ThrowErrno(env, err, "bpf_map_delete_batch", Name());
 }
 
 void BpfMap::SetInner(const Napi::CallbackInfo &info) {

@@ -34,6 +34,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value Delete(const Napi::CallbackInfo &info);
   Napi::Value Keys(const Napi::CallbackInfo &info);
   void UpdateBatch(const Napi::CallbackInfo &info);
+  void DeleteBatch(const Napi::CallbackInfo &info);
   void SetInner(const Napi::CallbackInfo &info);
   Napi::Value InnerId(const Napi::CallbackInfo &info);
   void Close(const Napi::CallbackInfo &info);

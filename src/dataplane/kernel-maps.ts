@@ -32,49 +32,61 @@ export function openServiceMaps(obj: BpfObject): ServiceMapHandles {
   return { svc: obj.map('svc_v4'), backends: obj.map('backends_v4'), revnat: obj.map('revnat_v4'), maglev: obj.map('maglev_v4') };
 }
 
+/** Inner maps kept open at once while a batch of tables is swapped in. */
+const TABLES_PER_BATCH = 256;
+
+function packed<T>(items: readonly T[], encode: (item: T) => Buffer): Buffer {
+  return Buffer.concat(items.map(encode));
+}
+
 export class KernelServiceMaps implements ServiceMaps {
   constructor(
     private readonly addon: NativeAddon,
     private readonly maps: ServiceMapHandles,
   ) {}
 
-  putBackend(id: number, value: BackendValue): void {
-    this.maps.backends.update(encodeU32(id), encodeBackend(value));
+  putBackends(entries: readonly { id: number; value: BackendValue }[]): void {
+    putBatch(this.maps.backends, entries, (e) => encodeU32(e.id), (e) => encodeBackend(e.value));
   }
-  deleteBackend(id: number): void {
-    this.maps.backends.delete(encodeU32(id));
+  deleteBackends(ids: readonly number[]): void {
+    this.maps.backends.deleteBatch(packed(ids, encodeU32), ids.length);
   }
-  putRevnat(id: number, value: RevnatValue): void {
-    this.maps.revnat.update(encodeU32(id), encodeRevnat(value));
+  putRevnats(entries: readonly { id: number; value: RevnatValue }[]): void {
+    putBatch(this.maps.revnat, entries, (e) => encodeU32(e.id), (e) => encodeRevnat(e.value));
   }
-  deleteRevnat(id: number): void {
-    this.maps.revnat.delete(encodeU32(id));
+  deleteRevnats(ids: readonly number[]): void {
+    this.maps.revnat.deleteBatch(packed(ids, encodeU32), ids.length);
   }
-  putTable(svcId: number, table: Uint32Array): void {
-    const inner = this.addon.createMap({
-      name: `maglev_${svcId}`.slice(0, 15),
-      type: MapType.ARRAY,
-      keySize: 4,
-      valueSize: 4,
-      maxEntries: table.length,
-      flags: BPF_F_INNER_MAP,
-    });
-    try {
-      const { keys, values } = encodeTable(table);
-      inner.updateBatch(keys, values, table.length);
-      this.maps.maglev.setInner(encodeU32(svcId), inner);
-    } finally {
-      inner.close(); // the outer map holds its own reference
+  putFrontends(entries: readonly FrontendEntry[]): void {
+    putBatch(this.maps.svc, entries, (e) => encodeSvcKey(e.key), (e) => encodeSvcValue(e.value));
+  }
+  deleteFrontends(keys: readonly SvcKey[]): void {
+    this.maps.svc.deleteBatch(packed(keys, encodeSvcKey), keys.length);
+  }
+
+  /**
+   * Each table is written into a fresh inner map, then a batch of them is swapped into the outer map
+   * in one call: a map-of-maps update waits for an RCU grace period, once per call, not per table.
+   */
+  putTables(entries: readonly { svcId: number; table: Uint32Array }[]): void {
+    for (let start = 0; start < entries.length; start += TABLES_PER_BATCH) {
+      const chunk = entries.slice(start, start + TABLES_PER_BATCH);
+      const inners: BpfMap[] = [];
+      try {
+        for (const { svcId, table } of chunk) {
+          const inner = this.addon.createMap({ name: `maglev_${svcId}`.slice(0, 15), type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: table.length, flags: BPF_F_INNER_MAP });
+          inners.push(inner);
+          const { keys, values } = encodeTable(table);
+          inner.updateBatch(keys, values, table.length);
+        }
+        this.maps.maglev.updateBatch(packed(chunk, (e) => encodeU32(e.svcId)), packed(inners, (m) => encodeU32(m.fd)), chunk.length);
+      } finally {
+        for (const inner of inners) inner.close(); // the outer map holds its own references
+      }
     }
   }
-  deleteTable(svcId: number): void {
-    this.maps.maglev.delete(encodeU32(svcId));
-  }
-  putFrontend(entry: FrontendEntry): void {
-    this.maps.svc.update(encodeSvcKey(entry.key), encodeSvcValue(entry.value));
-  }
-  deleteFrontend(key: SvcKey): void {
-    this.maps.svc.delete(encodeSvcKey(key));
+  deleteTables(svcIds: readonly number[]): void {
+    this.maps.maglev.deleteBatch(packed(svcIds, encodeU32), svcIds.length);
   }
 
   dump(): MapState {
@@ -99,6 +111,10 @@ export class KernelServiceMaps implements ServiceMaps {
     }
     return state;
   }
+}
+
+function putBatch<T>(map: BpfMap, entries: readonly T[], key: (e: T) => Buffer, value: (e: T) => Buffer): void {
+  map.updateBatch(packed(entries, key), packed(entries, value), entries.length);
 }
 
 function forEachEntry(map: BpfMap, fn: (key: Buffer, value: Buffer) => void): void {

@@ -56,8 +56,16 @@ export interface BpfMap {
   delete(key: Buffer): boolean;
   /** All keys, by get_next_key iteration. */
   keys(): Buffer[];
-  /** Writes `count` entries whose keys and values are packed back to back (BPF_MAP_UPDATE_BATCH). */
+  /**
+   * Writes `count` entries whose keys and values are packed back to back (BPF_MAP_UPDATE_BATCH). For a
+   * map of maps the values are inner map fds (u32), and the kernel waits for readers once per batch.
+   */
   updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): void;
+  /**
+   * Deletes `count` keys packed back to back (BPF_MAP_DELETE_BATCH); every key must exist (ENOENT
+   * otherwise). For a map of maps this waits for readers once per batch instead of once per key.
+   */
+  deleteBatch(keys: Buffer, count: number): void;
   /** For a map of maps: stores `inner` (by its fd) under key, replacing any previous inner map atomically. */
   setInner(key: Buffer, inner: BpfMap): void;
   /** For a map of maps: the kernel id of the inner map under key, or null. */

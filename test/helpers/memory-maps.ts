@@ -8,38 +8,39 @@ export class MemoryServiceMaps implements ServiceMaps {
   /** Called after every single write, to check invariants between steps. */
   afterWrite: () => void = () => undefined;
 
-  putBackend(id: number, value: BackendValue): void {
-    this.state.backends.set(id, value);
-    this.afterWrite();
+  putBackends(entries: readonly { id: number; value: BackendValue }[]): void {
+    this.each(entries, (e) => this.state.backends.set(e.id, { ...e.value }));
   }
-  deleteBackend(id: number): void {
-    this.state.backends.delete(id);
-    this.afterWrite();
+  deleteBackends(ids: readonly number[]): void {
+    this.each(ids, (id) => this.state.backends.delete(id));
   }
-  putRevnat(id: number, value: RevnatValue): void {
-    this.state.revnat.set(id, value);
-    this.afterWrite();
+  putRevnats(entries: readonly { id: number; value: RevnatValue }[]): void {
+    this.each(entries, (e) => this.state.revnat.set(e.id, { ...e.value }));
   }
-  deleteRevnat(id: number): void {
-    this.state.revnat.delete(id);
-    this.afterWrite();
+  deleteRevnats(ids: readonly number[]): void {
+    this.each(ids, (id) => this.state.revnat.delete(id));
   }
-  putTable(svcId: number, table: Uint32Array): void {
-    this.state.tables.set(svcId, Uint32Array.from(table));
-    this.afterWrite();
+  putTables(entries: readonly { svcId: number; table: Uint32Array }[]): void {
+    this.each(entries, (e) => this.state.tables.set(e.svcId, Uint32Array.from(e.table)));
   }
-  deleteTable(svcId: number): void {
-    this.state.tables.delete(svcId);
-    this.afterWrite();
+  deleteTables(svcIds: readonly number[]): void {
+    this.each(svcIds, (id) => this.state.tables.delete(id));
   }
-  putFrontend(entry: FrontendEntry): void {
-    this.state.frontends.set(frontendHex(entry.key), { key: { ...entry.key }, value: { ...entry.value } });
-    this.afterWrite();
+  putFrontends(entries: readonly FrontendEntry[]): void {
+    this.each(entries, (e) => this.state.frontends.set(frontendHex(e.key), { key: { ...e.key }, value: { ...e.value } }));
   }
-  deleteFrontend(key: SvcKey): void {
-    this.state.frontends.delete(frontendHex(key));
-    this.afterWrite();
+  deleteFrontends(keys: readonly SvcKey[]): void {
+    this.each(keys, (k) => this.state.frontends.delete(frontendHex(k)));
   }
+
+  /** A batch lands one element at a time, as the kernel's batch calls do: invariants hold after each. */
+  private each<T>(items: readonly T[], write: (item: T) => void): void {
+    for (const item of items) {
+      write(item);
+      this.afterWrite();
+    }
+  }
+
   dump(): MapState {
     const copy = emptyMapState();
     for (const [k, v] of this.state.frontends) copy.frontends.set(k, { key: { ...v.key }, value: { ...v.value } });
