@@ -1,12 +1,15 @@
-// Per-packet cost of the tc datapath through BPF_PROG_TEST_RUN, at 1 to 100k installed services.
+// Per-packet cost of the tc datapath through BPF_PROG_TEST_RUN, with 1k to 100k services installed.
 //
-// test-run repeats a program on the same skb, and our programs rewrite that skb (after the first DNAT
-// the packet is no longer for a service), so a repeat count would mostly time the pass-through path.
-// Instead every measured packet is its own test-run call with repeat 1, and the figure is the median
-// of those, minus the median of the same calls on an empty tc program (the test-run's own cost).
+// test-run repeats a program on the same skb, and the program rewrites it: after one DNAT the packet
+// is addressed to a backend. So the services are installed as a ring: each service's backends are the
+// frontends (VIP:80) of the next three services. Every repetition then translates the packet again:
+// on the first pass each step is a new flow (conntrack miss, Maglev, two conntrack entries created);
+// the same walk again is all established flows (conntrack hits); the walk back, all replies (reverse
+// NAT). Each figure is the kernel's average per repetition minus that of an empty tc program.
 //
-// Usage: node dist/bench/datapath.js [--services 1,1000,10000,100000] [--packets 20000] [--out FILE]
+// Usage: node dist/bench/datapath.js [--services 1000,10000,100000] [--walks 200] [--out FILE]
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -14,106 +17,126 @@ import { native, repoRoot, type BpfProgram } from '../src/native/bpf.js';
 import { loadDatapath, Programs } from '../src/dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../src/dataplane/kernel-maps.js';
 import { Reconciler } from '../src/dataplane/reconciler.js';
-import { buildFrame, TCP_FLAGS } from '../test/helpers/packets.js';
+import { buildFrame, parseFrame, TCP_FLAGS } from '../test/helpers/packets.js';
 import { lbService } from '../test/helpers/services.js';
 
 const { values } = parseArgs({
   options: {
-    services: { type: 'string', default: '1,1000,10000,100000' },
-    packets: { type: 'string', default: '20000' },
+    services: { type: 'string', default: '1000,10000,100000' },
+    walks: { type: 'string', default: '200' },
     out: { type: 'string', default: path.join(repoRoot, 'bench', 'results', 'datapath.json') },
   },
 });
 const serviceCounts = values.services.split(',').map(Number);
-const packets = Number(values.packets);
+const walks = Number(values.walks);
+const CLIENT = '10.244.1.10';
+const MAX_STEPS = 1000;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-async function timeCalls(prog: BpfProgram, frames: Buffer[]): Promise<number> {
-  const addon = native();
+const vip = (i: number) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+const round = (x: number) => Math.round(x * 10) / 10;
+
+async function perRepetition(prog: BpfProgram, frames: Buffer[], repeat: number): Promise<{ ns: number; outputs: Buffer[] }> {
   const times: number[] = [];
-  for (const frame of frames) times.push((await addon.testRun(prog, frame, 1)).durationNs);
-  return median(times);
+  const outputs: Buffer[] = [];
+  for (const frame of frames) {
+    const r = await native().testRun(prog, frame, repeat);
+    times.push(r.durationNs);
+    outputs.push(r.data);
+  }
+  return { ns: median(times), outputs };
 }
 
-function vip(i: number): string {
-  return `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-}
-
-const CLIENT = '10.244.1.10';
-
-async function measure(services: number, baselineNs: number): Promise<Record<string, number>> {
-  const pinDir = `/sys/fs/bpf/kbp-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
+async function withPinDir<T>(label: string, fn: (pinDir: string) => Promise<T>): Promise<T> {
+  const pinDir = `/sys/fs/bpf/kbp-bench-${label}-${process.pid}-${randomBytes(3).toString('hex')}`;
   mkdirSync(pinDir, { recursive: true });
-  const obj = await loadDatapath({ pinDir, hairpinAddress: '169.254.42.1' });
   try {
-    const reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(obj)));
-    const started = performance.now();
-    const all = Array.from({ length: services }, (_, i) =>
-      lbService(`bench/svc${i}:http`, [{ address: vip(i + 1), port: 80, protocol: 'TCP' }], [1, 2, 3].map((b) => ({ address: `10.244.${(i >> 8) & 255}.${b + 3 * (i & 63)}`, port: 8080 }))),
-    );
-    reconciler.sync(all);
-    const programMs = performance.now() - started;
-    const fromPod = obj.program(Programs.fromPod);
-    const toPod = obj.program(Programs.toPod);
-    const target = (k: number) => vip(1 + (k % services));
-
-    // New flows: a fresh source port (and so a fresh 5-tuple) for every packet.
-    const syns = Array.from({ length: packets }, (_, k) => buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: target(k), sport: 1024 + (k % 60000), dport: 80 }));
-    const newFlow = await timeCalls(fromPod, syns);
-    // Established: the same flows again, now conntrack hits.
-    const acks = syns.map((_, k) => buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: target(k), sport: 1024 + (k % 60000), dport: 80, tcpFlags: TCP_FLAGS.ACK }));
-    const established = await timeCalls(fromPod, acks);
-    // Replies of those flows, reverse-NATed on the way back into the client pod.
-    const replies: Buffer[] = [];
-    for (const ack of acks.slice(0, packets)) {
-      const out = (await native().testRun(fromPod, ack, 1)).data;
-      const backend = `${out[30]}.${out[31]}.${out[32]}.${out[33]}`;
-      replies.push(buildFrame({ proto: 'TCP', saddr: backend, daddr: CLIENT, sport: 8080, dport: ack.readUInt16BE(34), tcpFlags: TCP_FLAGS.ACK }));
-    }
-    const reply = await timeCalls(toPod, replies);
-    const nonService = await timeCalls(fromPod, syns.slice(0, 2000).map((_, k) => buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: '10.244.2.1', sport: 2000 + k, dport: 80 })));
-    const round = (x: number) => Math.round(x * 10) / 10;
-    return {
-      services,
-      program_ms: Math.round(programMs),
-      new_flow_ns: round(newFlow - baselineNs),
-      established_ns: round(established - baselineNs),
-      reply_revnat_ns: round(reply - baselineNs),
-      not_a_service_ns: round(nonService - baselineNs),
-    };
+    return await fn(pinDir);
   } finally {
-    obj.close();
     rmSync(pinDir, { recursive: true, force: true });
   }
 }
 
-const baselineDir = `/sys/fs/bpf/kbp-bench-base-${process.pid}`;
-mkdirSync(baselineDir, { recursive: true });
-const baselineObj = await native().load(path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o'), { pinRoot: baselineDir });
-const probe = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: '10.96.0.1', sport: 1, dport: 80 });
-const baselineNs = await timeCalls(baselineObj.program('kbp_baseline'), Array.from({ length: packets }, () => probe));
-baselineObj.close();
-rmSync(baselineDir, { recursive: true, force: true });
+/** The empty program's cost per repetition, for the same repeat count. */
+async function baseline(repeat: number): Promise<number> {
+  return withPinDir('base', async (pinDir) => {
+    const obj = await native().load(path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o'), { pinRoot: pinDir });
+    try {
+      const probe = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: vip(1), sport: 1, dport: 80 });
+      return (await perRepetition(obj.program('kbp_baseline'), Array.from({ length: walks }, () => probe), repeat)).ns;
+    } finally {
+      obj.close();
+    }
+  });
+}
+
+async function measure(services: number): Promise<Record<string, number>> {
+  // A walk moves 1..3 services forward per step; it must not come round to a service it has visited.
+  const steps = Math.min(MAX_STEPS, Math.floor(services / 4));
+  const base = await baseline(steps);
+  return withPinDir(String(services), async (pinDir) => {
+    const obj = await loadDatapath({ pinDir, hairpinAddress: '169.254.42.1' });
+    try {
+      const ring = Array.from({ length: services }, (_, i) =>
+        lbService(`bench/svc${i}:http`, [{ address: vip(i + 1), port: 80, protocol: 'TCP' }], [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 80 }))),
+      );
+      const reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(obj)));
+      const started = performance.now();
+      reconciler.sync(ring);
+      const programMs = performance.now() - started;
+      const fromPod = obj.program(Programs.fromPod);
+      const toPod = obj.program(Programs.toPod);
+
+      // Each walk starts at its own service with its own source port, so no two walks share a flow.
+      const starts = Array.from({ length: walks }, (_, w) => ({ sport: 10000 + w, at: (w * 7919) % services }));
+      const syns = starts.map((s) => buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 80 }));
+      const newFlow = await perRepetition(fromPod, syns, steps);
+      const acks = starts.map((s) => buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 80, tcpFlags: TCP_FLAGS.ACK }));
+      const established = await perRepetition(fromPod, acks, steps);
+      // A reply from where each walk ended goes back along it, one reverse NAT per step.
+      const replies = newFlow.outputs.map((out, w) => {
+        const end = parseFrame(out);
+        return buildFrame({ proto: 'TCP', saddr: end.daddr, daddr: CLIENT, sport: end.dport, dport: starts[w]?.sport ?? 0, tcpFlags: TCP_FLAGS.ACK });
+      });
+      const reply = await perRepetition(toPod, replies, steps);
+      const returned = reply.outputs.filter((out, w) => parseFrame(out).saddr === vip((starts[w]?.at ?? 0) + 1)).length;
+      if (returned !== walks) throw new Error(`only ${returned} of ${walks} replies came back to their first service`);
+      const other = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: '10.244.2.1', sport: 2000, dport: 80 });
+      const notService = await perRepetition(fromPod, Array.from({ length: walks }, () => other), steps);
+      return {
+        services,
+        steps_per_run: steps,
+        program_ms: Math.round(programMs),
+        new_flow_ns: round(newFlow.ns - base),
+        established_ns: round(established.ns - base),
+        reply_revnat_ns: round(reply.ns - base),
+        not_a_service_ns: round(notService.ns - base),
+        baseline_ns: base,
+      };
+    } finally {
+      obj.close();
+    }
+  });
+}
 
 const rows = [];
 for (const n of serviceCounts) {
-  const row = await measure(n, baselineNs);
+  const row = await measure(n);
   console.error(JSON.stringify(row));
   rows.push(row);
 }
 const result = {
   benchmark: 'datapath-test-run',
   date: new Date().toISOString(),
-  kernel: (await import('node:os')).release(),
-  method: 'median of single BPF_PROG_TEST_RUN calls, minus the median for an empty tc program',
-  packets_per_case: packets,
-  baseline_ns: baselineNs,
+  kernel: release(),
+  command: `node dist/bench/datapath.js --services ${values.services} --walks ${walks}`,
+  method: 'services in a ring (backends = next services\' VIPs); kernel average per repetition, median over walks, minus an empty tc program',
   rows,
 };
 mkdirSync(path.dirname(values.out), { recursive: true });
-writeFileSync(values.out, JSON.stringify(result, null, 2));
+writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));

@@ -16,6 +16,17 @@ static __always_inline __u16 csum_fold(__s64 sum)
 	return (__u16)~s;
 }
 
+/* RFC 1624 incremental update of a checksum for one 32-bit field changing from `from` to `to`. */
+static __always_inline __u16 csum_replace4(__u16 check, __be32 from, __be32 to)
+{
+	__u32 sum = (__u16)~check;
+
+	sum += (~from & 0xffff) + (~from >> 16) + (to & 0xffff) + (to >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
 /* Partial sum of the TCP/UDP pseudo header. */
 static __always_inline __s64 csum_pseudo4(__be32 saddr, __be32 daddr, __u8 proto, __u16 l4_len)
 {

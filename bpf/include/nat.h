@@ -10,16 +10,22 @@ enum nat_side {
 	NAT_DST,
 };
 
-/* Rewrites one side of the flow to (addr, port). Returns 0, or -STAT_DROP_REWRITE. */
+/*
+ * Rewrites one side of the flow to (addr, port). Returns 0, or -STAT_DROP_REWRITE.
+ * The L4 checksum goes through the kernel's helper, which alone knows whether the skb carries a full
+ * checksum or a CHECKSUM_PARTIAL seed (where only the pseudo header counts); the IPv4 header checksum
+ * is updated here, and the fields are written in place.
+ */
 static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4 *f, enum nat_side side,
 				       __be32 addr, __be16 port)
 {
 	__be32 old_addr = side == NAT_SRC ? f->saddr : f->daddr;
 	__be16 old_port = side == NAT_SRC ? f->sport : f->dport;
-	__u32 addr_off = side == NAT_SRC ? IP_SADDR_OFF : IP_DADDR_OFF;
-	__u32 port_off = f->l4_off + (side == NAT_SRC ? 0 : 2);
 	__u32 csum_off = l4_csum_off(f->proto, f->l4_off);
 	__u64 mangled0 = 0;
+	void *data, *data_end;
+	struct iphdr *ip;
+	__be16 *ports;
 
 	if (f->proto == IPPROTO_UDP) {
 		__u16 check;
@@ -31,20 +37,27 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
 			csum_off = 0;
 		mangled0 = BPF_F_MARK_MANGLED_0;
 	}
-	if (old_addr != addr) {
-		if (csum_off && bpf_l4_csum_replace(skb, csum_off, old_addr, addr,
-						    BPF_F_PSEUDO_HDR | mangled0 | sizeof(addr)) < 0)
-			return -STAT_DROP_REWRITE;
-		if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_addr, addr, sizeof(addr)) < 0)
-			return -STAT_DROP_REWRITE;
-		if (bpf_skb_store_bytes(skb, addr_off, &addr, sizeof(addr), 0) < 0)
-			return -STAT_DROP_REWRITE;
-	}
-	if (old_port != port) {
-		if (csum_off && bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled0 | sizeof(port)) < 0)
-			return -STAT_DROP_REWRITE;
-		if (bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0) < 0)
-			return -STAT_DROP_REWRITE;
+	if (csum_off && old_addr != addr &&
+	    bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled0 | sizeof(addr)) < 0)
+		return -STAT_DROP_REWRITE;
+	if (csum_off && old_port != port && bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled0 | sizeof(port)) < 0)
+		return -STAT_DROP_REWRITE;
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ip = data + ETH_HLEN;
+	if ((void *)(ip + 1) > data_end || f->l4_off > ETH_HLEN + 60)
+		return -STAT_DROP_REWRITE;
+	ports = data + f->l4_off;
+	if ((void *)(ports + 2) > data_end)
+		return -STAT_DROP_REWRITE;
+	ip->check = csum_replace4(ip->check, old_addr, addr);
+	if (side == NAT_SRC) {
+		ip->saddr = addr;
+		ports[0] = port;
+	} else {
+		ip->daddr = addr;
+		ports[1] = port;
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@ void BpfMap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&BpfMap::Update>("update"),
                                         InstanceMethod<&BpfMap::Delete>("delete"),
                                         InstanceMethod<&BpfMap::Keys>("keys"),
+                                        InstanceMethod<&BpfMap::Entries>("entries"),
                                         InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
                                         InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
                                         InstanceMethod<&BpfMap::SetInner>("setInner"),
@@ -147,6 +148,40 @@ Napi::Value BpfMap::Keys(const Napi::CallbackInfo &info) {
     prev.swap(next);
     cursor = prev.data();
   }
+  return out;
+}
+
+Napi::Value BpfMap::Entries(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = CheckedFd(env);
+  const size_t key_size = info_.key_size, value_size = ValueSize();
+  std::vector<uint8_t> keys, values;
+  // Hash maps need the batch to hold a whole bucket; ENOSPC asks for a larger one.
+  uint32_t chunk = 256;
+  uint32_t total = 0;
+  std::vector<uint8_t> cursor(8), next_cursor(8);  // opaque batch positions (a u32 for arrays and hashes)
+  bool first = true;
+  for (;;) {
+    uint32_t count = chunk;
+    keys.resize((size_t(total) + chunk) * key_size);
+    values.resize((size_t(total) + chunk) * value_size);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : cursor.data(), next_cursor.data(), keys.data() + total * key_size,
+                                   values.data() + total * value_size, &count, &opts);
+    if (err == -ENOSPC && count == 0) {
+      chunk *= 2;
+      continue;
+    }
+    if (err && err != -ENOENT) ThrowErrno(env, err, "bpf_map_lookup_batch", Name());
+    total += count;
+    if (err == -ENOENT) break;  // the last batch
+    cursor.swap(next_cursor);
+    first = false;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), total * key_size));
+  out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), total * value_size));
+  out.Set("count", total);
   return out;
 }
 

@@ -33,6 +33,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   void Update(const Napi::CallbackInfo &info);
   Napi::Value Delete(const Napi::CallbackInfo &info);
   Napi::Value Keys(const Napi::CallbackInfo &info);
+  Napi::Value Entries(const Napi::CallbackInfo &info);
   void UpdateBatch(const Napi::CallbackInfo &info);
   void DeleteBatch(const Napi::CallbackInfo &info);
   void SetInner(const Napi::CallbackInfo &info);

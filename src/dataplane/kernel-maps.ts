@@ -102,8 +102,9 @@ export class KernelServiceMaps implements ServiceMaps {
       if (id === null) continue;
       const inner = this.addon.mapFromId(id);
       try {
+        const { keys, values, count } = inner.entries();
         const table = new Uint32Array(inner.info.maxEntries);
-        for (let slot = 0; slot < table.length; slot++) table[slot] = decodeU32(inner.lookup(encodeU32(slot)) ?? Buffer.alloc(4));
+        for (let i = 0; i < count; i++) table[decodeU32(keys, i * 4)] = decodeU32(values, i * 4);
         state.tables.set(decodeU32(k), table);
       } finally {
         inner.close();
@@ -118,8 +119,7 @@ function putBatch<T>(map: BpfMap, entries: readonly T[], key: (e: T) => Buffer, 
 }
 
 function forEachEntry(map: BpfMap, fn: (key: Buffer, value: Buffer) => void): void {
-  for (const k of map.keys()) {
-    const v = map.lookup(k);
-    if (v) fn(k, v); // deleted between listing and reading
-  }
+  const { keys, values, count } = map.entries();
+  const { keySize, valueSize } = map.info;
+  for (let i = 0; i < count; i++) fn(keys.subarray(i * keySize, (i + 1) * keySize), values.subarray(i * valueSize, (i + 1) * valueSize));
 }

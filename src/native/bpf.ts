@@ -56,6 +56,8 @@ export interface BpfMap {
   delete(key: Buffer): boolean;
   /** All keys, by get_next_key iteration. */
   keys(): Buffer[];
+  /** Every entry, read in batches (BPF_MAP_LOOKUP_BATCH): keys and values packed back to back. */
+  entries(): { keys: Buffer; values: Buffer; count: number };
   /**
    * Writes `count` entries whose keys and values are packed back to back (BPF_MAP_UPDATE_BATCH). For a
    * map of maps the values are inner map fds (u32), and the kernel waits for readers once per batch.
