@@ -104,19 +104,16 @@ void BpfObject::Close(const Napi::CallbackInfo &) {
   obj_ = nullptr;
 }
 
-// libbpf logs through one process-wide callback; during a load we keep its warnings (they carry the
-// verifier log) so the error can say why the program was refused.
+// libbpf logs through one process-wide callback. During a load its messages are kept (they carry the
+// verifier log) so the error can say why the program was refused; elsewhere the errno in the thrown
+// error says it all (libbpf would also complain about expected cases, e.g. an existing clsact qdisc).
 static thread_local std::string *load_log = nullptr;
 
 static int LibbpfPrint(enum libbpf_print_level level, const char *format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
+  if (level == LIBBPF_DEBUG || !load_log) return 0;
   char line[1024];
   int n = vsnprintf(line, sizeof(line), format, args);
-  if (load_log) {
-    load_log->append(line);
-    return n;
-  }
-  if (level == LIBBPF_WARN) fputs(line, stderr);
+  load_log->append(line);
   return n;
 }
 
