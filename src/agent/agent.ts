@@ -4,24 +4,21 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { LbService } from '../compile/types.js';
 import type { Logger } from '../log.js';
-import { native, type BpfObject } from '../native/bpf.js';
+import type { Rejection } from '../model/types.js';
+import { native, type BpfMap, type BpfObject } from '../native/bpf.js';
 import { loadDatapath, Programs } from '../dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
 import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
+import { purgeFlows } from '../dataplane/conntrack.js';
 import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
 import { InterfaceWatcher } from './interfaces.js';
-
-export interface Rejected {
-  kind: string;
-  key: string;
-  reason: string;
-}
+import { AgentMetrics } from './metrics.js';
 
 /** What a source delivers: the compiled services of one consistent snapshot and what was refused. */
 export interface DesiredSnapshot {
   services: LbService[];
-  rejected: Rejected[];
+  rejected: Rejection[];
 }
 
 /** A source calls back with every new snapshot and returns a function that stops it. */
@@ -38,10 +35,15 @@ export interface AgentOptions {
 }
 
 const RETRY_MIN_MS = 200;
+
+const rejectionText = (r: Rejection): string => `${r.kind} ${r.key}: ${r.reason}`;
 const RETRY_MAX_MS = 10_000;
 
 export class Agent {
   private obj: BpfObject | undefined;
+  /** Handles opened once: conntrack (for clearing stale flows) and the counters. */
+  private ct: BpfMap | undefined;
+  private stats: BpfMap | undefined;
   private reconciler: Reconciler | undefined;
   private interfaces: InterfaceWatcher | undefined;
   private admin: FastifyInstance | undefined;
@@ -61,6 +63,8 @@ export class Agent {
     rejected: [],
   };
 
+  private readonly metrics = new AgentMetrics(() => this.counters());
+
   constructor(private readonly options: AgentOptions) {}
 
   async start(): Promise<void> {
@@ -68,6 +72,8 @@ export class Agent {
     mkdirSync(this.options.pinDir, { recursive: true });
     this.obj = await loadDatapath({ pinDir: this.options.pinDir, hairpinAddress: this.options.hairpinAddress });
     this.reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(this.obj)));
+    this.ct = this.obj.map('ct_v4');
+    this.stats = this.obj.map('stats');
     log.info({ pinDir: this.options.pinDir, adopted: this.reconciler.state.frontends.size }, 'datapath loaded');
 
     // The first snapshot is complete before anything is written: an agent that restarts never
@@ -86,7 +92,7 @@ export class Agent {
 
     if (this.options.adminAddress) {
       const { host, port } = parseHostPort(this.options.adminAddress);
-      this.admin = buildAdminServer({ status: () => this.status(), counters: () => this.counters() });
+      this.admin = buildAdminServer({ status: () => this.status(), counters: () => this.counters(), metrics: () => this.metrics.render() });
       await this.admin.listen({ host, port });
       log.info({ address: this.options.adminAddress }, 'admin API listening');
     }
@@ -108,18 +114,27 @@ export class Agent {
   }
 
   counters(): Counters {
-    if (!this.obj) throw new Error('datapath not loaded');
-    return readCounters(this.obj.map('stats'), native().possibleCpus());
+    if (!this.stats) throw new Error('datapath not loaded');
+    return readCounters(this.stats, native().possibleCpus());
   }
 
   private sync(): void {
     const snapshot = this.latest;
     if (!snapshot || !this.reconciler) return;
     const s = this.statusValue;
+    // Each refusal is logged once, when it appears, not on every re-read of an unchanged source.
+    const before = new Set(s.rejected.map(rejectionText));
+    for (const r of snapshot.rejected) if (!before.has(rejectionText(r))) this.options.log.warn(r, 'object not served');
     s.rejected = snapshot.rejected;
-    for (const r of snapshot.rejected) this.options.log.warn(r, 'object rejected');
+    this.metrics.setRejected(snapshot.rejected);
     try {
       const result = this.reconciler.sync(snapshot.services);
+      this.metrics.syncDuration.observe(result.durationMs / 1000);
+      if (result.staleUdpFlows.size > 0 && this.ct) {
+        const cleared = purgeFlows(this.ct, result.staleUdpFlows);
+        this.options.log.info({ flows: result.staleUdpFlows.size, entries: cleared }, 'cleared UDP flows of removed backends');
+      }
+      this.metrics.lastSync.setToCurrentTime();
       s.generation++;
       s.lastSyncAt = new Date().toISOString();
       s.lastError = null;
@@ -131,6 +146,7 @@ export class Agent {
       if (s.ready) this.options.onSynced?.(this.status());
     } catch (err) {
       s.lastError = (err as Error).message;
+      this.metrics.syncFailures.inc();
       this.options.log.error({ err, retryMs: this.retryMs }, 'sync failed; the last good state keeps serving');
       this.retryTimer = setTimeout(() => this.sync(), this.retryMs * (0.5 + Math.random()));
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);

@@ -1,6 +1,7 @@
 // The agent's admin HTTP API (Fastify): health, readiness, sync status and datapath counters.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Counters } from '../dataplane/stats.js';
+import type { Rejection } from '../model/types.js';
 
 export interface AgentStatus {
   ready: boolean;
@@ -12,12 +13,14 @@ export interface AgentStatus {
   services: number;
   backends: number;
   interfaces: string[];
-  rejected: { kind: string; key: string; reason: string }[];
+  rejected: Rejection[];
 }
 
 export interface AdminSource {
   status(): AgentStatus;
   counters(): Counters;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
 }
 
 /** Healthy while the last sync is recent, or while no change has needed one (kube-proxy semantics). */
@@ -37,6 +40,7 @@ export function buildAdminServer(source: AdminSource): FastifyInstance {
   });
   app.get('/v1/status', async () => source.status());
   app.get('/v1/stats', async () => source.counters());
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await source.metrics()));
   return app;
 }
 

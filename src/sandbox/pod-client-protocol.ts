@@ -6,6 +6,8 @@ export type ClientRequest =
   | { op: 'session-open'; id: string; host: string; port: number }
   | { op: 'session-ask'; id: string }
   | { op: 'session-close'; id: string }
+  | { op: 'udp-open'; id: string; host: string; port: number }
+  | { op: 'udp-ask'; id: string; timeoutMs?: number }
   | { op: 'loop-start'; host: string; port: number; intervalMs?: number }
   | { op: 'loop-stop' };
 

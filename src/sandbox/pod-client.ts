@@ -114,6 +114,35 @@ function sessionAsk(id: string): Promise<ClientReply> {
   });
 }
 
+/** UDP "connections": one socket (so one source port, one flow) per id, asked again and again. */
+const udpSessions = new Map<string, dgram.Socket>();
+
+function udpOpen(id: string, host: string, port: number): Promise<ClientReply> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    socket.connect(port, host, () => {
+      udpSessions.set(id, socket);
+      resolve({ outcome: 'connected', localPort: socket.address().port });
+    });
+  });
+}
+
+function udpAsk(id: string, timeoutMs: number): Promise<ClientReply> {
+  const socket = udpSessions.get(id);
+  if (!socket) return Promise.resolve({ outcome: 'no such session' });
+  return new Promise((resolve) => {
+    const done = (reply: ClientReply): void => {
+      clearTimeout(timer);
+      socket.off('message', onMessage);
+      resolve(reply);
+    };
+    const onMessage = (msg: Buffer): void => done({ outcome: 'answered', backend: msg.toString() });
+    const timer = setTimeout(() => done({ outcome: 'timeout' }), timeoutMs);
+    socket.on('message', onMessage);
+    socket.send('who');
+  });
+}
+
 /** A request loop that runs until stopped, counting successes and failures (restart tests). */
 let loop: { stop: boolean; ok: number; failed: number; errors: string[]; done: Promise<void> } | undefined;
 
@@ -160,6 +189,10 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
       sessions.get(req.id)?.socket.destroy();
       sessions.delete(req.id);
       return { outcome: 'closed' };
+    case 'udp-open':
+      return udpOpen(req.id, req.host, req.port);
+    case 'udp-ask':
+      return udpAsk(req.id, req.timeoutMs ?? 2000);
     case 'loop-start':
       return loopStart(req.host, req.port, req.intervalMs ?? 20);
     case 'loop-stop':

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createNodeSandbox, type NodeSandbox, type Pod } from '../../src/sandbox/topology.js';
 import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
+import { runIn } from '../../src/sandbox/exec.js';
 import { native } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest, type EndpointSpec } from '../helpers/manifests.js';
@@ -56,6 +57,10 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     );
   }
 
+  function dnsService(name: string, ip: string, endpoints: Pod[]): string {
+    return serviceManifest(name, ip, [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], [{ name: 'dns', port: 5353, protocol: 'UDP' }], endpoints.map((p) => ({ ip: p.ip })));
+  }
+
   before(async () => {
     sandbox = await createNodeSandbox();
     dir = mkdtempSync(path.join(tmpdir(), 'kbp-test-manifests-'));
@@ -68,7 +73,8 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     }
     const [w1, w2, w3] = web as [Pod, Pod, Pod, Pod];
     writeManifest(dir, 'web.yaml', webService([w1, w2, w3]));
-    writeManifest(dir, 'dns.yaml', serviceManifest('dns', '10.96.0.53', [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], [{ name: 'dns', port: 5353, protocol: 'UDP' }], [w1, w2, w3].map((p) => ({ ip: p.ip }))));
+    writeManifest(dir, 'dns.yaml', dnsService('dns', '10.96.0.53', [w1, w2, w3]));
+    writeManifest(dir, 'dns-shared.yaml', dnsService('dns-shared', '10.96.0.54', [w1, w2, w3]));
     writeManifest(dir, 'empty.yaml', serviceManifest('empty', '10.96.0.20', [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], [], []));
     writeManifest(dir, 'solo.yaml', serviceManifest('solo', '10.96.0.30', [{ name: 'http', port: 80, targetPort: 8080 }], [{ name: 'http', port: 8080 }], [{ ip: w1.ip }]));
     agent = await startAgent(sandbox.nodeNs, agentArgs());
@@ -140,6 +146,29 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     await change('web.yaml', webService([w1, w2, w3]));
     const stillThere = await client.request({ op: 'session-ask', id: 'long' });
     assert.deepEqual(stillThere, { outcome: 'answered', backend: kept.name });
+  });
+
+  test('a UDP flow to a backend that left its service moves at once, though the backend lives on elsewhere', async () => {
+    await client.request({ op: 'udp-open', id: 'dns', host: '10.96.0.53', port: 53 });
+    const first = await client.request({ op: 'udp-ask', id: 'dns' });
+    assert.equal(first.outcome, 'answered');
+    assert.deepEqual(await client.request({ op: 'udp-ask', id: 'dns' }), first, 'the flow keeps its backend');
+    const remaining = web.slice(0, 3).filter((p) => p.name !== first.backend);
+    await change('dns.yaml', dnsService('dns', '10.96.0.53', remaining));
+    const after = await client.request({ op: 'udp-ask', id: 'dns' });
+    assert.equal(after.outcome, 'answered');
+    assert.notEqual(after.backend, first.backend, 'not pinned to the removed backend');
+    assert.ok(remaining.some((p) => p.name === after.backend));
+  });
+
+  test('the admin API reports counters and rejected objects as Prometheus metrics', async () => {
+    writeManifest(dir, 'broken.yaml', serviceManifest('broken', '10.96.0.300', [{ name: 'http', port: 80, targetPort: 80 }], [], []));
+    await new Promise((r) => setTimeout(r, 500));
+    const metrics = await runIn(sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    assert.match(metrics, /kbproxy_datapath_packets_total\{reason="ct_new"\} [1-9]\d*/);
+    assert.match(metrics, /kbproxy_rejected_objects\{kind="Service"\} 1/);
+    assert.match(metrics, /kubeproxy_sync_proxy_rules_last_timestamp_seconds \d+/);
+    unlinkSync(path.join(dir, 'broken.yaml'));
   });
 
   test('a manifest removed from the directory takes its service away without restarting the agent', async () => {

@@ -1,0 +1,54 @@
+// The agent's Prometheus metrics: kube-proxy's names where the meaning is the same, ours beside them.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counters } from '../dataplane/stats.js';
+import type { Rejection } from '../model/types.js';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly syncDuration = new Histogram({
+    name: 'kubeproxy_sync_proxy_rules_duration_seconds',
+    help: 'Time to turn the desired state into map writes and apply them',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly lastSync = new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+    help: 'When the last sync that programmed the maps finished',
+    registers: [this.registry],
+  });
+  readonly syncFailures = new Counter({
+    name: 'kbproxy_sync_failures_total',
+    help: 'Syncs that failed to write the maps (the last good state kept serving)',
+    registers: [this.registry],
+  });
+  readonly rejected = new Gauge({
+    name: 'kbproxy_rejected_objects',
+    help: 'Objects refused or not served, by kind, in the current state',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly packets = new Counter({
+    name: 'kbproxy_datapath_packets_total',
+    help: 'Packets seen by the datapath, by reason, summed over CPUs',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly readCounters: () => Counters) {}
+
+  setRejected(rejected: readonly Rejection[]): void {
+    this.rejected.reset();
+    for (const r of rejected) this.rejected.inc({ kind: r.kind });
+  }
+
+  /** Datapath counters are read from the stats map at scrape time; the metric follows them by deltas. */
+  async render(): Promise<string> {
+    for (const [reason, { packets }] of Object.entries(this.readCounters())) {
+      const delta = packets - (this.seen.get(reason) ?? 0);
+      this.packets.inc({ reason }, Math.max(delta, 0));
+      this.seen.set(reason, packets);
+    }
+    return this.registry.metrics();
+  }
+}
