@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { ErrorCode, KbpError } from '../errors.js';
 
 export interface BpfError extends Error {
   code: string;
@@ -152,7 +153,7 @@ export function native(): NativeAddon {
   if (addon) return addon;
   const file = path.join(repoRoot, 'native', 'build', 'Release', 'kbp_native.node');
   if (!existsSync(file)) {
-    throw Object.assign(new Error(`native addon not built: ${file} is missing (run "npm run build")`), { code: 'KBP_ADDON_MISSING' });
+    throw new KbpError(ErrorCode.AddonMissing, `native addon not built: ${file} is missing (run "npm run build")`);
   }
   addon = createRequire(import.meta.url)(file) as NativeAddon;
   return addon;

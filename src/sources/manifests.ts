@@ -9,7 +9,7 @@ import type { Rejection } from '../model/types.js';
 export interface ManifestSnapshot {
   /** Objects of the kinds we serve, in file order. */
   objects: unknown[];
-  /** Files that could not be read or parsed (code KBP_INVALID_MANIFEST), and objects of other kinds are ignored. */
+  /** Files that could not be read or parsed (code KBP_INVALID_MANIFEST); objects of other kinds are skipped. */
   rejected: (Rejection & { code: string })[];
 }
 
