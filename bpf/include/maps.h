@@ -39,13 +39,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backends_v4 SEC(".maps");
 
-/* Template of a per-service Maglev table; BPF_F_INNER_MAP lets each service's table have its own size. */
+/*
+ * Template of a per-service Maglev table: BPF_F_INNER_MAP lets each service's table have its own
+ * size, BPF_F_MMAPABLE lets the agent write a whole table with one copy.
+ */
 struct maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 };
 
 /* svc_id -> that service's Maglev table (slot -> backend id), swapped whole on every change. */

@@ -1,9 +1,11 @@
 #include "map.h"
 
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "errors.h"
@@ -22,6 +24,8 @@ void BpfMap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&BpfMap::Delete>("delete"),
                                         InstanceMethod<&BpfMap::Keys>("keys"),
                                         InstanceMethod<&BpfMap::Entries>("entries"),
+                                        InstanceMethod<&BpfMap::WriteMapped>("writeMapped"),
+                                        InstanceMethod<&BpfMap::ReadMapped>("readMapped"),
                                         InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
                                         InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
                                         InstanceMethod<&BpfMap::SetInner>("setInner"),
@@ -182,6 +186,29 @@ Napi::Value BpfMap::Entries(const Napi::CallbackInfo &info) {
   out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), total * key_size));
   out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), total * value_size));
   out.Set("count", total);
+  return out;
+}
+
+// An mmapable array's values, as user space sees them: elements of round_up(value_size, 8) bytes.
+size_t BpfMap::MappedSize() const { return size_t((info_.value_size + 7) / 8) * 8 * info_.max_entries; }
+
+void BpfMap::WriteMapped(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto data = info[0].As<Napi::Buffer<uint8_t>>();
+  CheckLength(env, data, MappedSize(), "data", "writeMapped");
+  void *mem = mmap(nullptr, data.Length(), PROT_READ | PROT_WRITE, MAP_SHARED, CheckedFd(env), 0);
+  if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap", Name());
+  memcpy(mem, data.Data(), data.Length());
+  munmap(mem, data.Length());
+}
+
+Napi::Value BpfMap::ReadMapped(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  size_t size = MappedSize();
+  void *mem = mmap(nullptr, size, PROT_READ, MAP_SHARED, CheckedFd(env), 0);
+  if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap", Name());
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t *>(mem), size);
+  munmap(mem, size);
   return out;
 }
 

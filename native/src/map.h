@@ -34,6 +34,9 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value Delete(const Napi::CallbackInfo &info);
   Napi::Value Keys(const Napi::CallbackInfo &info);
   Napi::Value Entries(const Napi::CallbackInfo &info);
+  void WriteMapped(const Napi::CallbackInfo &info);
+  Napi::Value ReadMapped(const Napi::CallbackInfo &info);
+  size_t MappedSize() const;
   void UpdateBatch(const Napi::CallbackInfo &info);
   void DeleteBatch(const Napi::CallbackInfo &info);
   void SetInner(const Napi::CallbackInfo &info);

@@ -2,7 +2,8 @@
 import type { BpfMap, BpfObject, NativeAddon } from '../native/bpf.js';
 import { MapType } from '../native/bpf.js';
 import {
-  BPF_F_INNER_MAP,
+  MAGLEV_TABLE_FLAGS,
+  decodeTable,
   decodeBackend,
   decodeRevnat,
   decodeSvcKey,
@@ -33,7 +34,7 @@ export function openServiceMaps(obj: BpfObject): ServiceMapHandles {
 }
 
 /** Inner maps kept open at once while a batch of tables is swapped in. */
-const TABLES_PER_BATCH = 256;
+const TABLES_PER_BATCH = 1024;
 
 function packed<T>(items: readonly T[], encode: (item: T) => Buffer): Buffer {
   return Buffer.concat(items.map(encode));
@@ -74,10 +75,9 @@ export class KernelServiceMaps implements ServiceMaps {
       const inners: BpfMap[] = [];
       try {
         for (const { svcId, table } of chunk) {
-          const inner = this.addon.createMap({ name: `maglev_${svcId}`.slice(0, 15), type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: table.length, flags: BPF_F_INNER_MAP });
+          const inner = this.addon.createMap({ name: `maglev_${svcId}`.slice(0, 15), type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: table.length, flags: MAGLEV_TABLE_FLAGS });
           inners.push(inner);
-          const { keys, values } = encodeTable(table);
-          inner.updateBatch(keys, values, table.length);
+          inner.writeMapped(encodeTable(table));
         }
         this.maps.maglev.updateBatch(packed(chunk, (e) => encodeU32(e.svcId)), packed(inners, (m) => encodeU32(m.fd)), chunk.length);
       } finally {
@@ -102,10 +102,7 @@ export class KernelServiceMaps implements ServiceMaps {
       if (id === null) continue;
       const inner = this.addon.mapFromId(id);
       try {
-        const { keys, values, count } = inner.entries();
-        const table = new Uint32Array(inner.info.maxEntries);
-        for (let i = 0; i < count; i++) table[decodeU32(keys, i * 4)] = decodeU32(values, i * 4);
-        state.tables.set(decodeU32(k), table);
+        state.tables.set(decodeU32(k), decodeTable(inner.readMapped()));
       } finally {
         inner.close();
       }

@@ -43,8 +43,10 @@ export const SvcFlag = { affinity: 1 << 0 } as const;
 export const BackendFlag = { terminating: 1 << 0, local: 1 << 1 } as const;
 export const CtDir = { service: 0, reply: 1 } as const;
 export const CtFlag = { seenReply: 1 << 0, closing: 1 << 1, hairpin: 1 << 2 } as const;
-/** Inner Maglev maps may each have their own size (BPF_F_INNER_MAP). */
+/** Inner Maglev maps may each have their own size (BPF_F_INNER_MAP) and are written through mmap. */
 export const BPF_F_INNER_MAP = 0x1000;
+export const BPF_F_MMAPABLE = 0x400;
+export const MAGLEV_TABLE_FLAGS = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
 
 /** enum stat_reason, in order. */
 export const STAT_REASONS = [
@@ -166,15 +168,17 @@ export function decodeU32(b: Buffer, offset = 0): number {
   return readU32(b, offset);
 }
 
-/** Packs a Maglev table (backend ids by slot) as the values of an ARRAY map, slot keys 0..M-1. */
-export function encodeTable(backendIds: Uint32Array): { keys: Buffer; values: Buffer } {
-  const keys = Buffer.alloc(backendIds.length * 4);
-  const values = Buffer.alloc(backendIds.length * 4);
-  for (let slot = 0; slot < backendIds.length; slot++) {
-    writeU32(keys, slot, slot * 4);
-    writeU32(values, backendIds[slot] ?? 0, slot * 4);
-  }
-  return { keys, values };
+/** A Maglev table (backend ids by slot) as its mmapable array holds it: 8 bytes per u32 element. */
+const TABLE_STRIDE = 8;
+export function encodeTable(backendIds: Uint32Array): Buffer {
+  const out = Buffer.alloc(backendIds.length * TABLE_STRIDE);
+  for (let slot = 0; slot < backendIds.length; slot++) writeU32(out, backendIds[slot] ?? 0, slot * TABLE_STRIDE);
+  return out;
+}
+export function decodeTable(mapped: Buffer): Uint32Array {
+  const table = new Uint32Array(mapped.length / TABLE_STRIDE);
+  for (let slot = 0; slot < table.length; slot++) table[slot] = readU32(mapped, slot * TABLE_STRIDE);
+  return table;
 }
 
 export interface CtKey {

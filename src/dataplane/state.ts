@@ -99,7 +99,8 @@ export function renderDesired(services: readonly LbService[], ids: IdBooks): Map
       state.backends.set(id, { ip: b.address, port: b.port, proto: IPPROTO[b.protocol], flags });
       return id;
     });
-    const table = Uint32Array.from(svc.table, (index) => backendIds[index] ?? 0);
+    const table = new Uint32Array(svc.table.length);
+    for (let slot = 0; slot < table.length; slot++) table[slot] = backendIds[svc.table[slot] ?? 0] ?? 0;
     if (table.length > 0) state.tables.set(svcId, table);
     const usable = new Set(svc.table).size;
 

@@ -69,6 +69,12 @@ export interface BpfMap {
    * otherwise). For a map of maps this waits for readers once per batch instead of once per key.
    */
   deleteBatch(keys: Buffer, count: number): void;
+  /**
+   * For an ARRAY made with BPF_F_MMAPABLE: all values at once through a shared mapping, each element
+   * taking round_up(valueSize, 8) bytes. Far cheaper than element updates for a whole table.
+   */
+  writeMapped(data: Buffer): void;
+  readMapped(): Buffer;
   /** For a map of maps: stores `inner` (by its fd) under key, replacing any previous inner map atomically. */
   setInner(key: Buffer, inner: BpfMap): void;
   /** For a map of maps: the kernel id of the inner map under key, or null. */
@@ -121,7 +127,7 @@ export interface AttachTarget {
 export interface NativeAddon {
   /** Opens, loads (verifier) and pins a BPF ELF object. Reuses compatible maps already pinned in pinRoot. */
   load(objectPath: string, options: LoadOptions): Promise<BpfObject>;
-  /** Creates a standalone map, e.g. an inner map for a map of maps (pass BPF_F_INNER_MAP = 0x1000 in flags). */
+  /** Creates a standalone map, e.g. an inner map for a map of maps (with the template's flags). */
   createMap(spec: { name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags?: number }): BpfMap;
   /** Opens a map by its pinned path. */
   openPinnedMap(pinPath: string): BpfMap;
