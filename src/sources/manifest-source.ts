@@ -20,6 +20,8 @@ export function compileSnapshot(snapshot: ManifestSnapshot, nodeName: string): D
 export function manifestSource(dir: string, options: { nodeName: string; log: Logger }): SnapshotSource {
   return async (onSnapshot) => {
     options.log.info({ dir }, 'watching manifests');
-    return watchManifests(dir, (snapshot) => onSnapshot(compileSnapshot(snapshot, options.nodeName)));
+    return watchManifests(dir, (snapshot) => onSnapshot(compileSnapshot(snapshot, options.nodeName)), {
+      onError: (err) => options.log.error({ err, dir }, 'cannot read the manifest directory; the last good state keeps serving'),
+    });
   };
 }

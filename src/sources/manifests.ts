@@ -35,13 +35,16 @@ export function readManifests(dir: string): ManifestSnapshot {
       reject((err as Error).message); // removed between listing and reading: the next read settles it
       continue;
     }
-    const docs = parseAllDocuments(text);
-    const broken = (Array.isArray(docs) ? docs : [docs]).find((d) => d.errors.length > 0);
-    if (broken) {
-      reject(broken.errors.map((e) => e.message).join('; '));
-      continue;
+    try {
+      const parsed = parseAllDocuments(text);
+      const docs = Array.isArray(parsed) ? parsed : [parsed];
+      const broken = docs.find((d) => d.errors.length > 0);
+      if (broken) throw new Error(broken.errors.map((e) => e.message).join('; '));
+      // toJS throws too, e.g. on alias bombs; a file is taken whole or not at all.
+      snapshot.objects.push(...docs.flatMap((doc) => objectsOf(doc.toJS())));
+    } catch (err) {
+      reject((err as Error).message);
     }
-    for (const doc of Array.isArray(docs) ? docs : [docs]) snapshot.objects.push(...objectsOf(doc.toJS()));
   }
   return snapshot;
 }
@@ -51,18 +54,33 @@ export interface WatchOptions {
   debounceMs?: number;
   /** A full re-read every so often, in case a change notification was missed. */
   rescanMs?: number;
+  /**
+   * The directory itself could not be read (or watched): no snapshot is delivered, so the last good
+   * state keeps serving rather than an empty one.
+   */
+  onError?: (err: Error) => void;
 }
 
 /** Delivers a snapshot now, then after every change in the directory; returns a function that stops watching. */
 export function watchManifests(dir: string, onSnapshot: (snapshot: ManifestSnapshot) => void, options: WatchOptions = {}): () => void {
   const debounceMs = options.debounceMs ?? 100;
   let timer: NodeJS.Timeout | undefined;
-  const deliver = (): void => onSnapshot(readManifests(dir));
+  const deliver = (): void => {
+    let snapshot: ManifestSnapshot;
+    try {
+      snapshot = readManifests(dir);
+    } catch (err) {
+      options.onError?.(err as Error);
+      return;
+    }
+    onSnapshot(snapshot);
+  };
   const schedule = (): void => {
     clearTimeout(timer);
     timer = setTimeout(deliver, debounceMs);
   };
   const watcher: FSWatcher = watch(dir, schedule);
+  watcher.on('error', (err) => options.onError?.(err));
   const rescan = setInterval(deliver, options.rescanMs ?? 30_000);
   rescan.unref();
   deliver();
