@@ -99,6 +99,20 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     }
   });
 
+  test('a pod interface that appears after the agent started is attached and served', async () => {
+    const late = await sandbox.addPod('late');
+    const lateClient = await startPodClient(late.ns);
+    clients.push(lateClient);
+    let r = await lateClient.request({ op: 'http', host: WEB_VIP, port: 80, count: 1 });
+    for (let tries = 0; r.failures !== 0 && tries < 30; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the agent looks for new interfaces every second
+      r = await lateClient.request({ op: 'http', host: WEB_VIP, port: 80, count: 1 });
+    }
+    assert.equal(r.failures, 0, `the late pod never reached the service: ${r.errors?.join('; ')}`);
+    const more = await lateClient.request({ op: 'http', host: WEB_VIP, port: 80, count: 30, concurrency: 4 });
+    assert.equal(more.failures, 0);
+  });
+
   test('a UDP service answers', async () => {
     const r = await client.request({ op: 'udp', host: '10.96.0.53', port: 53 });
     assert.equal(r.outcome, 'answered');
