@@ -17,6 +17,7 @@ const BACKENDS = ['10.244.1.20', '10.244.1.21', '10.244.1.22'];
 const web: LbService = lbService('default/web:http', [{ address: VIP, port: 80, protocol: 'TCP' }], BACKENDS.map((address) => ({ address, port: 8080 })));
 const dns: LbService = lbService('default/dns:dns', [{ address: VIP, port: 53, protocol: 'UDP' }], BACKENDS.map((address) => ({ address, port: 5353, protocol: 'UDP' })));
 const empty: LbService = lbService('default/empty:http', [{ address: '10.96.0.11', port: 80, protocol: 'TCP' }, { address: '10.96.0.11', port: 53, protocol: 'UDP' }], []);
+const sticky: LbService = lbService('default/sticky:http', [{ address: '10.96.0.13', port: 80, protocol: 'TCP' }], BACKENDS.map((address) => ({ address, port: 8080 })), { affinityTimeoutSeconds: 60 });
 const self: LbService = lbService('default/self:http', [{ address: '10.96.0.12', port: 80, protocol: 'TCP' }], [{ address: CLIENT, port: 8080 }]);
 
 describe('tc datapath under test-run', () => {
@@ -27,7 +28,7 @@ describe('tc datapath under test-run', () => {
 
   before(async () => {
     dp = await loadTestDatapath(pinDir);
-    dp.reconciler.sync([web, dns, empty, self]);
+    dp.reconciler.sync([web, dns, empty, self, sticky]);
     fromPod = dp.obj.program(Programs.fromPod);
     toPod = dp.obj.program(Programs.toPod);
   });
@@ -85,6 +86,19 @@ describe('tc datapath under test-run', () => {
     assert.equal(await count(TCP_FLAGS.ACK), 'hit');
     assert.equal(await count(TCP_FLAGS.FIN | TCP_FLAGS.ACK), 'hit');
     assert.equal(await count(TCP_FLAGS.SYN), 'new', 'the port reused after close');
+  });
+
+  test('ClientIP affinity: every new flow of a client goes to its first backend', async () => {
+    const before = dp.counters();
+    const first = parseFrame((await run(() => fromPod, { proto: 'TCP', saddr: '10.244.1.50', daddr: '10.96.0.13', sport: 46000, dport: 80 })).data).daddr;
+    for (let port = 46001; port < 46031; port++) {
+      const out = parseFrame((await run(() => fromPod, { proto: 'TCP', saddr: '10.244.1.50', daddr: '10.96.0.13', sport: port, dport: 80 })).data);
+      assert.equal(out.daddr, first);
+    }
+    assert.equal(dp.counters().affinity_hit.packets, before.affinity_hit.packets + 30);
+    const others = new Set<string>();
+    for (let i = 51; i < 81; i++) others.add(parseFrame((await run(() => fromPod, { proto: 'TCP', saddr: `10.244.1.${i}`, daddr: '10.96.0.13', sport: 46000, dport: 80 })).data).daddr);
+    assert.ok(others.size > 1, 'other clients still spread');
   });
 
   test('many flows spread over all backends', async () => {
