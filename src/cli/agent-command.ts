@@ -1,10 +1,12 @@
 // `kbproxy agent`: runs until SIGTERM/SIGINT, then stops cleanly and leaves the dataplane serving.
 import { Agent } from '../agent/agent.js';
 import { manifestSource } from '../sources/manifest-source.js';
+import { kubernetesSource } from '../sources/kubernetes.js';
 import { createLogger } from '../log.js';
 
 interface AgentFlags {
-  manifests: string;
+  manifests?: string;
+  kubeconfig?: string;
   adminAddress: string;
   pinDir: string;
   nodeName: string;
@@ -17,7 +19,9 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
     pinDir: flags.pinDir,
     hairpinAddress: flags.hairpinAddress,
     adminAddress: flags.adminAddress,
-    source: manifestSource(flags.manifests, { nodeName: flags.nodeName, log }),
+    source: flags.manifests
+      ? manifestSource(flags.manifests, { nodeName: flags.nodeName, log })
+      : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), nodeName: flags.nodeName, log }),
     log,
     // A parent that started us with an IPC channel (tests, the demo) learns of every programmed sync.
     onSynced: (status) => process.send?.({ ready: status.ready, generation: status.generation, ops: status.lastSyncOps }),

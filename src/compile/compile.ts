@@ -84,24 +84,33 @@ export function compileService(service: Service, slices: readonly EndpointSlice[
   return { services, skipped };
 }
 
-/** Compiles every service; a frontend claimed twice goes to the service first in key order. */
-export function compile(state: ClusterState, options: CompileOptions): CompiledService {
+/**
+ * Drops every service port whose frontend another one already claimed: the first in key order keeps
+ * it. Applied to the whole set, however it was compiled (all at once or service by service).
+ */
+export function resolveFrontendConflicts(services: readonly LbService[]): CompiledService {
   const out: CompiledService = { services: [], skipped: [] };
   const owner = new Map<string, string>();
-  for (const key of [...state.services.keys()].sort()) {
-    const service = state.services.get(key);
-    if (!service) continue;
-    const r = compileService(service, state.slicesOf(key), options);
-    out.skipped.push(...r.skipped);
-    for (const lb of r.services) {
-      const taken = lb.frontends.map(frontendKey).find((f) => owner.has(f));
-      if (taken !== undefined) {
-        out.skipped.push({ kind: 'Service', key: lb.key, reason: `frontend ${taken} is already served for ${owner.get(taken)}` });
-        continue;
-      }
-      for (const f of lb.frontends) owner.set(frontendKey(f), lb.service);
-      out.services.push(lb);
+  for (const lb of [...services].sort((a, b) => a.key.localeCompare(b.key))) {
+    const taken = lb.frontends.map(frontendKey).find((f) => owner.has(f));
+    if (taken !== undefined) {
+      out.skipped.push({ kind: 'Service', key: lb.key, reason: `frontend ${taken} is already served for ${owner.get(taken)}` });
+      continue;
     }
+    for (const f of lb.frontends) owner.set(frontendKey(f), lb.service);
+    out.services.push(lb);
   }
   return out;
+}
+
+export function compile(state: ClusterState, options: CompileOptions): CompiledService {
+  const all: LbService[] = [];
+  const skipped: Skipped[] = [];
+  for (const [key, service] of state.services) {
+    const r = compileService(service, state.slicesOf(key), options);
+    all.push(...r.services);
+    skipped.push(...r.skipped);
+  }
+  const resolved = resolveFrontendConflicts(all);
+  return { services: resolved.services, skipped: [...skipped.sort((a, b) => a.key.localeCompare(b.key)), ...resolved.skipped] };
 }

@@ -1,0 +1,154 @@
+// The Kubernetes API as the agent's source: informers (list + watch, resourceVersion, re-list on 410)
+// for Services and EndpointSlices feed the ClusterState; only the services an event touches are
+// recompiled. When the API server is unreachable the informers retry with backoff and jitter while
+// the dataplane keeps serving the last programmed state.
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject } from '@kubernetes/client-node';
+import type { DesiredSnapshot, SnapshotSource } from '../agent/agent.js';
+import { compileService, resolveFrontendConflicts, type CompiledService } from '../compile/compile.js';
+import type { Logger } from '../log.js';
+import { ClusterState } from '../model/state.js';
+import type { Rejection } from '../model/types.js';
+
+export interface KubernetesSourceOptions {
+  /** A kubeconfig file; without it, in-cluster config or the default kubeconfig. */
+  kubeconfig?: string;
+  nodeName: string;
+  log: Logger;
+}
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+type Kind = 'Service' | 'EndpointSlice';
+
+/** Informer callbacks turned into ClusterState changes, and the compiled services kept per Service. */
+export class KubernetesState {
+  readonly state = new ClusterState();
+  private readonly compiled = new Map<string, CompiledService>();
+  private readonly rejected = new Map<string, Rejection>();
+  private readonly dirty = new Set<string>();
+
+  constructor(private readonly nodeName: string) {}
+
+  upsert(kind: Kind, obj: KubernetesObject): void {
+    const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? '?'}`;
+    // List items come without kind; the informer tells which it is.
+    const r = this.state.upsert({ ...obj, kind });
+    this.rejected.delete(`${kind} ${key}`);
+    if ('rejection' in r) {
+      this.rejected.set(`${kind} ${key}`, r.rejection);
+      // An object that turned invalid stops counting, as if it were deleted; the rest keeps working.
+      this.remove(kind, obj, false);
+      return;
+    }
+    for (const k of r.affected) this.dirty.add(k);
+  }
+
+  remove(kind: Kind, obj: KubernetesObject, forgetRejection = true): void {
+    const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? '?'}`;
+    if (forgetRejection) this.rejected.delete(`${kind} ${key}`);
+    const affected = kind === 'Service' ? this.state.deleteService(key) : this.state.deleteSlice(key);
+    for (const k of affected) this.dirty.add(k);
+  }
+
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Recompiles what changed since the last call and returns the whole desired state. */
+  snapshot(): DesiredSnapshot {
+    for (const key of this.dirty) {
+      const service = this.state.services.get(key);
+      if (service) this.compiled.set(key, compileService(service, this.state.slicesOf(key), { nodeName: this.nodeName }));
+      else this.compiled.delete(key);
+    }
+    this.dirty.clear();
+    const all = [...this.compiled.values()];
+    const resolved = resolveFrontendConflicts(all.flatMap((c) => c.services));
+    return {
+      services: resolved.services,
+      rejected: [...this.rejected.values(), ...all.flatMap((c) => c.skipped), ...resolved.skipped],
+    };
+  }
+}
+
+export function kubernetesSource(options: KubernetesSourceOptions): SnapshotSource {
+  return async (onSnapshot) => {
+    const kc = loadKubeConfig(options.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const cluster = new KubernetesState(options.nodeName);
+    const log = options.log.child({ source: 'kubernetes', server: kc.getCurrentCluster()?.server });
+    let synced = false;
+    let flushScheduled = false;
+    let stopped = false;
+    const timers = new Set<NodeJS.Timeout>();
+
+    // Events arriving together are programmed together, on the next turn of the event loop.
+    const flush = (): void => {
+      if (!synced || flushScheduled) return;
+      flushScheduled = true;
+      setImmediate(() => {
+        flushScheduled = false;
+        if (!stopped) onSnapshot(cluster.snapshot());
+      });
+    };
+
+    const watch = <T extends KubernetesObject>(kind: Kind, path: string, list: () => Promise<{ items: T[] }>): Informer<T> => {
+      const informer = makeInformer<T>(kc, path, list as never);
+      informer.on('add', (obj) => (cluster.upsert(kind, obj), flush()));
+      informer.on('update', (obj) => (cluster.upsert(kind, obj), flush()));
+      informer.on('delete', (obj) => (cluster.remove(kind, obj), flush()));
+      let retryMs = RETRY_MIN_MS;
+      informer.on('connect', () => (retryMs = RETRY_MIN_MS));
+      informer.on('error', (err: unknown) => {
+        if (stopped) return;
+        const delay = retryMs * (0.5 + Math.random());
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+        log.warn({ err: (err as Error)?.message ?? String(err), kind, retryMs: Math.round(delay) }, 'watch failed; retrying while the dataplane keeps serving');
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          informer.start().catch(() => undefined); // a failed start reports through 'error' again
+        }, delay);
+        timers.add(timer);
+      });
+      return informer;
+    };
+
+    const informers = [
+      watch('Service', '/api/v1/services', () => core.listServiceForAllNamespaces()),
+      watch('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
+    ];
+    // The first snapshot waits for both initial lists: programming a partial cluster would take
+    // services away that are merely not listed yet.
+    await startAndWaitForLists(informers);
+    synced = true;
+    onSnapshot(cluster.snapshot());
+    return () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      for (const i of informers) void i.stop();
+    };
+  };
+}
+
+/** An informer that has completed a list knows a resourceVersion (ListWatch.latestResourceVersion). */
+function hasListed(informer: Informer<KubernetesObject>): boolean {
+  return !!(informer as unknown as { latestResourceVersion(): string }).latestResourceVersion();
+}
+
+/**
+ * Starts the informers and waits until each has listed once. A failed list is reported through the
+ * informer's 'error' callback (which schedules the retry), not by start() itself, hence the wait.
+ */
+async function startAndWaitForLists(informers: Informer<KubernetesObject>[]): Promise<void> {
+  await Promise.all(informers.map((i) => i.start()));
+  while (!informers.every(hasListed)) await new Promise((r) => setTimeout(r, 50));
+}

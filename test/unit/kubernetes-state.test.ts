@@ -1,0 +1,48 @@
+// The Kubernetes source's state without a server: informer events in, compiled snapshots out.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubernetesState } from '../../src/sources/kubernetes.js';
+
+const svc = (name: string, ip: string, port = 80) => ({ metadata: { name, namespace: 'ns' }, spec: { clusterIP: ip, ports: [{ name: 'http', port }] } });
+const slice = (name: string, service: string, ips: string[]) => ({
+  metadata: { name, namespace: 'ns', labels: { 'kubernetes.io/service-name': service } },
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: 8080 }],
+  endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+});
+
+test('events become snapshots, recompiling only what they touch', () => {
+  const k = new KubernetesState('node-a');
+  k.upsert('Service', svc('a', '10.96.0.1'));
+  k.upsert('Service', svc('b', '10.96.0.2'));
+  k.upsert('EndpointSlice', slice('a-1', 'a', ['10.244.1.1', '10.244.1.2']));
+  assert.equal(k.pending, 2);
+  const first = k.snapshot();
+  assert.deepEqual(first.services.map((s) => [s.key, s.backends.length]), [['ns/a:http/internal', 2], ['ns/b:http/internal', 0]]);
+  assert.equal(k.pending, 0);
+
+  k.upsert('EndpointSlice', slice('b-1', 'b', ['10.244.2.1']));
+  assert.equal(k.pending, 1, 'only service b is touched');
+  const second = k.snapshot();
+  assert.equal(second.services.find((s) => s.key === 'ns/a:http/internal'), first.services[0], 'a was not recompiled');
+  assert.equal(second.services.find((s) => s.key === 'ns/b:http/internal')?.backends.length, 1);
+
+  k.remove('Service', svc('a', '10.96.0.1'));
+  assert.deepEqual(k.snapshot().services.map((s) => s.key), ['ns/b:http/internal']);
+});
+
+test('an object that turns invalid is refused and stops counting; fixing it brings it back', () => {
+  const k = new KubernetesState('node-a');
+  k.upsert('Service', svc('a', '10.96.0.1'));
+  k.upsert('Service', svc('b', '10.96.0.2'));
+  k.snapshot();
+  k.upsert('Service', svc('a', '10.96.0.1', 70000));
+  const broken = k.snapshot();
+  assert.deepEqual(broken.services.map((s) => s.key), ['ns/b:http/internal']);
+  assert.equal(broken.rejected.length, 1);
+  assert.match(broken.rejected[0]?.reason ?? '', /port/);
+  k.upsert('Service', svc('a', '10.96.0.1'));
+  const fixed = k.snapshot();
+  assert.equal(fixed.services.length, 2);
+  assert.equal(fixed.rejected.length, 0);
+});
