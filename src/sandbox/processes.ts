@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnIn } from './exec.js';
 import type { ClientReply, ClientRequest } from './pod-client-protocol.js';
+import type { KubeReply, KubeRequest } from './kube-client-protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cliPath = path.join(here, '..', 'cli', 'main.js');
@@ -28,17 +29,18 @@ export async function startPodServer(ns: string, name: string): Promise<ChildPro
   return child;
 }
 
-export interface PodClient {
-  request(req: ClientRequest): Promise<ClientReply>;
+export interface IpcChild<Req, Rep> {
+  request(req: Req): Promise<Rep>;
   close(): void;
 }
 
-export async function startPodClient(ns: string): Promise<PodClient> {
-  const child = spawnIn(ns, process.execPath, [path.join(here, 'pod-client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await waitReady(child, 'client');
+/** A helper process in a namespace that answers requests over IPC ({seq, req} -> {seq, reply}). */
+async function startIpcChild<Req, Rep>(ns: string, script: string, args: readonly string[], what: string): Promise<IpcChild<Req, Rep>> {
+  const child = spawnIn(ns, process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await waitReady(child, what);
   let seq = 0;
-  const waiting = new Map<number, (reply: ClientReply) => void>();
-  child.on('message', (m: { seq?: number; reply?: ClientReply }) => {
+  const waiting = new Map<number, (reply: Rep) => void>();
+  child.on('message', (m: { seq?: number; reply?: Rep }) => {
     if (m.seq !== undefined && m.reply) waiting.get(m.seq)?.(m.reply);
   });
   return {
@@ -56,6 +58,19 @@ export async function startPodClient(ns: string): Promise<PodClient> {
       child.kill('SIGKILL');
     },
   };
+}
+
+export type PodClient = IpcChild<ClientRequest, ClientReply>;
+
+export function startPodClient(ns: string): Promise<PodClient> {
+  return startIpcChild(ns, 'pod-client.js', [], 'client');
+}
+
+export type KubeClient = IpcChild<KubeRequest, KubeReply>;
+
+/** A Kubernetes client inside `ns` (where the API server is reachable), using `kubeconfig`. */
+export function startKubeClient(ns: string, kubeconfig: string): Promise<KubeClient> {
+  return startIpcChild(ns, 'kube-client.js', [kubeconfig], 'kube client');
 }
 
 export interface AgentProcess {

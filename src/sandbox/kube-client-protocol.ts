@@ -1,0 +1,16 @@
+// Messages between a test and the kube client (src/sandbox/kube-client.ts).
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+export type KubeRequest =
+  | { op: 'apply'; object: KubernetesObject & Record<string, unknown> }
+  | { op: 'delete'; object: KubernetesObject }
+  | { op: 'list'; apiVersion: string; kind: string; namespace?: string }
+  | { op: 'pod-status'; namespace: string; name: string; status: Record<string, unknown> }
+  | { op: 'readyz' };
+
+export interface KubeReply {
+  object?: unknown;
+  status?: number;
+  text?: string;
+  error?: string;
+}
