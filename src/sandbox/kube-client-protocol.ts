@@ -3,7 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 
 export type KubeRequest =
   | { op: 'apply'; object: KubernetesObject & Record<string, unknown> }
-  | { op: 'delete'; object: KubernetesObject }
+  | { op: 'delete'; object: KubernetesObject; gracePeriodSeconds?: number }
   | { op: 'list'; apiVersion: string; kind: string; namespace?: string }
   | { op: 'pod-status'; namespace: string; name: string; status: Record<string, unknown> }
   | { op: 'readyz' };

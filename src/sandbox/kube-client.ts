@@ -35,7 +35,7 @@ async function handle(req: KubeRequest): Promise<KubeReply> {
     case 'list':
       return { object: await objects.list(req.apiVersion, req.kind, req.namespace) };
     case 'delete':
-      await objects.delete(req.object, undefined, undefined, 0);
+      await objects.delete(req.object, undefined, undefined, req.gracePeriodSeconds ?? 0);
       return {};
     case 'pod-status': {
       const pod = await core.readNamespacedPod({ name: req.name, namespace: req.namespace });

@@ -13,6 +13,7 @@ import { run } from '../../src/exec.js';
 import type { KubeReply, KubeRequest } from '../../src/sandbox/kube-client-protocol.js';
 
 export const NODE_NAME = 'node-a';
+export const OTHER_NODE = 'node-b';
 
 export interface TestCluster {
   sandbox: NodeSandbox;
@@ -20,8 +21,9 @@ export interface TestCluster {
   cp: ControlPlane;
   kube(req: KubeRequest): Promise<KubeReply>;
   /** A pod namespace with servers, and its API object, Ready with its IP. */
-  addPod(name: string, labels: Record<string, string>): Promise<Pod>;
-  deletePod(name: string): Promise<void>;
+  addPod(name: string, labels: Record<string, string>, options?: { nodeName?: string }): Promise<Pod>;
+  /** Deletes the pod's API object; with a grace period it stays, terminating (there is no kubelet). */
+  deletePod(name: string, gracePeriodSeconds?: number): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -51,7 +53,9 @@ export async function createTestCluster(): Promise<TestCluster> {
       if (reply.error) throw new Error(`${req.op}: ${reply.error}`);
       return reply;
     };
-    await kube({ op: 'apply', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'kubernetes.io/hostname': NODE_NAME } } } });
+    // node-b exists only in the API: pods "on" it live in node-a's sandbox, which is enough to tell
+    // local from remote endpoints.
+    for (const node of [NODE_NAME, OTHER_NODE]) await kube({ op: 'apply', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } } });
     const ready = fabric;
     const plane = cp;
     return {
@@ -59,7 +63,7 @@ export async function createTestCluster(): Promise<TestCluster> {
       fabric: ready,
       cp: plane,
       kube,
-      async addPod(name, labels) {
+      async addPod(name, labels, options = {}) {
         const pod = await sandbox.addPod(name);
         await startPodServer(pod.ns, name);
         await kube({
@@ -68,7 +72,7 @@ export async function createTestCluster(): Promise<TestCluster> {
             apiVersion: 'v1',
             kind: 'Pod',
             metadata: { name, namespace: 'default', labels },
-            spec: { nodeName: NODE_NAME, containers: [{ name: 'server', image: 'kbp/pod-server', ports: [{ name: 'http', containerPort: 8080 }] }] },
+            spec: { nodeName: options.nodeName ?? NODE_NAME, containers: [{ name: 'server', image: 'kbp/pod-server', ports: [{ name: 'http', containerPort: 8080 }] }] },
           },
         });
         const now = new Date().toISOString();
@@ -86,8 +90,8 @@ export async function createTestCluster(): Promise<TestCluster> {
         });
         return pod;
       },
-      async deletePod(name) {
-        await kube({ op: 'delete', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' } } });
+      async deletePod(name, gracePeriodSeconds = 0) {
+        await kube({ op: 'delete', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' } }, gracePeriodSeconds });
       },
       destroy,
     };
