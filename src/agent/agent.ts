@@ -19,6 +19,11 @@ import { AgentMetrics } from './metrics.js';
 export interface DesiredSnapshot {
   services: LbService[];
   rejected: Rejection[];
+  /**
+   * When the endpoint changes this snapshot carries were triggered (epoch ms, from the EndpointSlice
+   * controller's last-change-trigger-time annotation): the start of network programming latency.
+   */
+  changeTriggeredAt?: number[];
 }
 
 /** A source calls back with every new snapshot and returns a function that stops it. */
@@ -130,6 +135,8 @@ export class Agent {
     try {
       const result = this.reconciler.sync(snapshot.services);
       this.metrics.syncDuration.observe(result.durationMs / 1000);
+      const programmedAt = Date.now();
+      for (const t of snapshot.changeTriggeredAt ?? []) this.metrics.networkProgramming.observe(Math.max(0, programmedAt - t) / 1000);
       if (result.staleUdpFlows.size > 0 && this.ct) {
         const cleared = purgeFlows(this.ct, result.staleUdpFlows);
         this.options.log.info({ flows: result.staleUdpFlows.size, entries: cleared }, 'cleared UDP flows of removed backends');

@@ -11,6 +11,12 @@ export class AgentMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly networkProgramming = new Histogram({
+    name: 'kubeproxy_network_programming_duration_seconds',
+    help: 'From an endpoint change (EndpointSlice last-change-trigger-time) to the datapath serving it',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
   readonly lastSync = new Gauge({
     name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
     help: 'When the last sync that programmed the maps finished',

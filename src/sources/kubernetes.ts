@@ -29,12 +29,16 @@ export function loadKubeConfig(file?: string): KubeConfig {
 
 type Kind = 'Service' | 'EndpointSlice';
 
+/** Set by the EndpointSlice controller: when the change that produced this version happened. */
+const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
 /** Informer callbacks turned into ClusterState changes, and the compiled services kept per Service. */
 export class KubernetesState {
   readonly state = new ClusterState();
   private readonly compiled = new Map<string, CompiledService>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly dirty = new Set<string>();
+  private triggers: number[] = [];
 
   constructor(private readonly nodeName: string) {}
 
@@ -50,6 +54,8 @@ export class KubernetesState {
       return;
     }
     for (const k of r.affected) this.dirty.add(k);
+    const trigger = Date.parse(obj.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION] ?? '');
+    if (kind === 'EndpointSlice' && Number.isFinite(trigger)) this.triggers.push(trigger);
   }
 
   remove(kind: Kind, obj: KubernetesObject, forgetRejection = true): void {
@@ -71,11 +77,14 @@ export class KubernetesState {
       else this.compiled.delete(key);
     }
     this.dirty.clear();
+    const changeTriggeredAt = this.triggers;
+    this.triggers = [];
     const all = [...this.compiled.values()];
     const resolved = resolveFrontendConflicts(all.flatMap((c) => c.services));
     return {
       services: resolved.services,
       rejected: [...this.rejected.values(), ...all.flatMap((c) => c.skipped), ...resolved.skipped],
+      changeTriggeredAt,
     };
   }
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { native } from '../../src/native/bpf.js';
+import { runIn } from '../../src/sandbox/exec.js';
 import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
 import { createTestCluster, NODE_NAME, type TestCluster } from '../helpers/cluster.js';
 
@@ -78,6 +79,9 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     await within(3000, 'one backend', async () => sameSet(await backendsSeen(40), ['web-1']));
     const after = await backendsSeen(300);
     assert.deepEqual(Object.keys(after), ['web-1'], `deleted pods still served: ${JSON.stringify(after)}`);
+    const metrics = await runIn(cluster.sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    const programmed = Number(metrics.match(/kubeproxy_network_programming_duration_seconds_count (\d+)/)?.[1] ?? 0);
+    assert.ok(programmed >= 2, `network programming latency observed ${programmed} times`);
   });
 
   test('session affinity ClientIP keeps a client on one backend; switching it off spreads again', async () => {
