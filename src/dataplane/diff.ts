@@ -28,6 +28,7 @@ function sameRecord<T extends object>(a: T | undefined, b: T): boolean {
 }
 
 function sameTable(a: Uint32Array | undefined, b: Uint32Array): boolean {
+  if (a === b) return true; // the render cache hands back the array last written
   if (!a || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

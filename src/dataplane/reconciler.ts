@@ -5,7 +5,7 @@ import { backendKey, type LbService } from '../compile/types.js';
 import { diff } from './diff.js';
 import { IdBook } from './ids.js';
 import { flowPairKey } from './conntrack.js';
-import { adoptIds, renderDesired, serviceKeysByAppliedId, type IdBooks, type MapState } from './state.js';
+import { adoptIds, renderDesired, serviceKeysByAppliedId, type IdBooks, type MapState, type RenderCache } from './state.js';
 import { applyOps, type ServiceMaps } from './writer.js';
 
 export interface SyncResult {
@@ -27,6 +27,7 @@ export class Reconciler {
     revnat: new IdBook(MAX_SERVICE_IDS),
   };
   private adopted = false;
+  private readonly renderCache: RenderCache = new WeakMap();
   /** Backend ids of every UDP service at the last sync, by svc id. */
   private udpBackends = new Map<number, Set<number>>();
 
@@ -46,7 +47,7 @@ export class Reconciler {
       adoptIds(this.applied, this.ids, (id) => keysById.get(id));
       this.adopted = true;
     }
-    const desired = renderDesired(services, this.ids);
+    const desired = renderDesired(services, this.ids, this.renderCache);
     const ops = diff(desired, this.applied);
     try {
       applyOps(ops, this.maps, this.applied);

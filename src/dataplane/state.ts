@@ -81,8 +81,32 @@ export function serviceKeysByAppliedId(services: readonly LbService[], applied: 
   return out;
 }
 
+/** A service's table in backend ids, kept while the same compiled service keeps the same ids. */
+interface RenderedTable {
+  backendIds: number[];
+  table: Uint32Array;
+  usable: number;
+}
+
+/**
+ * Rendered tables by compiled service object: a source that recompiles only what changed hands the
+ * same objects back for the rest, whose tables (M slots each) need not be mapped again. The same
+ * Uint32Array then also lets the diff see an unchanged table by identity.
+ */
+export type RenderCache = WeakMap<LbService, RenderedTable>;
+
+function renderTable(svc: LbService, backendIds: number[], cache: RenderCache): RenderedTable {
+  const cached = cache.get(svc);
+  if (cached && cached.backendIds.length === backendIds.length && cached.backendIds.every((id, i) => id === backendIds[i])) return cached;
+  const table = new Uint32Array(svc.table.length);
+  for (let slot = 0; slot < table.length; slot++) table[slot] = backendIds[svc.table[slot] ?? 0] ?? 0;
+  const rendered = { backendIds, table, usable: new Set(svc.table).size };
+  cache.set(svc, rendered);
+  return rendered;
+}
+
 /** Renders compiled services into map contents, giving every object its id. */
-export function renderDesired(services: readonly LbService[], ids: IdBooks): MapState {
+export function renderDesired(services: readonly LbService[], ids: IdBooks, cache: RenderCache = new WeakMap()): MapState {
   const state = emptyMapState();
   const liveServices = new Set<string>();
   const liveBackends = new Set<string>();
@@ -99,10 +123,8 @@ export function renderDesired(services: readonly LbService[], ids: IdBooks): Map
       state.backends.set(id, { ip: b.address, port: b.port, proto: IPPROTO[b.protocol], flags });
       return id;
     });
-    const table = new Uint32Array(svc.table.length);
-    for (let slot = 0; slot < table.length; slot++) table[slot] = backendIds[svc.table[slot] ?? 0] ?? 0;
+    const { table, usable } = renderTable(svc, backendIds, cache);
     if (table.length > 0) state.tables.set(svcId, table);
-    const usable = new Set(svc.table).size;
 
     for (const f of svc.frontends) {
       const revnat = { vip: f.address, port: f.port };
