@@ -32,6 +32,17 @@ async function handle(req: KubeRequest): Promise<KubeReply> {
       const object = { ...req.object, metadata: { ...req.object.metadata, resourceVersion: (existing as KubernetesObject).metadata?.resourceVersion } };
       return { object: await objects.replace(object) };
     }
+    case 'create-many': {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < req.objects.length) {
+          const object = req.objects[next++];
+          if (object) await objects.create(object);
+        }
+      };
+      await Promise.all(Array.from({ length: req.concurrency }, worker));
+      return {};
+    }
     case 'list':
       return { object: await objects.list(req.apiVersion, req.kind, req.namespace) };
     case 'delete':
