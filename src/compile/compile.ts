@@ -1,12 +1,13 @@
 // ClusterState -> LbService[]: pure and deterministic (sorted), one LbService per Service port.
 import { buildTable } from '../maglev/index.js';
 import type { ClusterState } from '../model/state.js';
-import type { Endpoint, EndpointSlice, Rejection, Service, ServicePort } from '../model/types.js';
+import type { Endpoint, EndpointSlice, NodeInfo, Rejection, Service, ServicePort, TrafficPolicy } from '../model/types.js';
 import { endpointsForNewFlows } from './endpoints.js';
-import { backendKey, frontendKey, type LbBackend, type LbService } from './types.js';
+import { backendKey, frontendKey, type FrontendScope, type LbBackend, type LbFrontend, type LbService } from './types.js';
 
 export interface CompileOptions {
-  nodeName: string;
+  /** This node: which endpoints are local, its zone for topology hints, its addresses for node ports. */
+  node: NodeInfo;
   maxTableSize?: number;
 }
 
@@ -33,53 +34,81 @@ function endpointsOfPort(port: ServicePort, slices: readonly EndpointSlice[]): M
   return out;
 }
 
+/** Where traffic from outside reaches a port: node ports on this node's addresses, external and load-balancer IPs. */
+function externalFrontends(service: Service, port: ServicePort, node: NodeInfo): LbFrontend[] {
+  const at = (address: string, p: number): LbFrontend => ({ address, port: p, protocol: port.protocol, scope: 'external' });
+  const nodePorts = port.nodePort !== null && service.type !== 'ClusterIP' ? node.addresses.map((a) => at(a, port.nodePort ?? 0)) : [];
+  return [...nodePorts, ...service.externalIPs.map((a) => at(a, port.port)), ...service.loadBalancerIPs.map((a) => at(a, port.port))];
+}
+
+/** The Maglev table over the endpoints that may take new flows, as indices into `backends`. */
+function tableFor(usableKeys: string[], backends: readonly LbBackend[], options: CompileOptions): Uint32Array {
+  const maglev = buildTable(usableKeys, options.maxTableSize === undefined ? {} : { maxSize: options.maxTableSize });
+  const indexOf = new Map(backends.map((b, i) => [backendKey(b), i]));
+  return Uint32Array.from(maglev.table, (slot) => indexOf.get(maglev.names[slot] ?? '') ?? 0);
+}
+
+function compilePort(service: Service, port: ServicePort, slices: readonly EndpointSlice[], options: CompileOptions): LbService[] {
+  const byAddress = endpointsOfPort(port, slices);
+  const backends: LbBackend[] = [...byAddress.values()]
+    .map(({ endpoint, port: backendPort }) => ({
+      address: endpoint.address,
+      port: backendPort,
+      protocol: port.protocol,
+      terminating: endpoint.terminating,
+      local: endpoint.nodeName === options.node.name,
+    }))
+    .sort((a, b) => backendKey(a).localeCompare(backendKey(b)));
+  const endpoints = [...byAddress.values()].map((e) => e.endpoint);
+  const usableKeys = (policy: TrafficPolicy): string[] =>
+    endpointsForNewFlows(endpoints, policy, options.node).map((e) => backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }));
+
+  const lb = (scope: FrontendScope, frontends: LbFrontend[], table: Uint32Array): LbService => ({
+    key: `${service.key}:${port.name}/${scope}`,
+    service: service.key,
+    portName: port.name,
+    scope,
+    frontends,
+    backends,
+    table,
+    affinityTimeoutSeconds: service.affinityTimeoutSeconds,
+  });
+  const internalKeys = usableKeys(service.internalTrafficPolicy);
+  const internalTable = tableFor(internalKeys, backends, options);
+  const out = [lb('internal', service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const })), internalTable)];
+  const external = externalFrontends(service, port, options.node);
+  if (external.length > 0) {
+    const externalKeys = usableKeys(service.externalTrafficPolicy);
+    // The same endpoints give the same table: built once when both policies choose alike.
+    const same = externalKeys.length === internalKeys.length && externalKeys.every((k, i) => k === internalKeys[i]);
+    out.push(lb('external', external, same ? internalTable : tableFor(externalKeys, backends, options)));
+  }
+  return out;
+}
+
 export function compileService(service: Service, slices: readonly EndpointSlice[], options: CompileOptions): CompiledService {
   const skip = (reason: string): CompiledService => ({ services: [], skipped: [{ kind: 'Service', key: service.key, reason }] });
   if (service.proxyName !== null) return skip(`owned by service proxy "${service.proxyName}"`);
   if (service.type === 'ExternalName') return skip('ExternalName: resolved by DNS, no dataplane');
   if (service.headless) return skip('headless: no cluster IP, no dataplane');
-  if (service.clusterIPs.length === 0) return skip('no IPv4 cluster IP (the datapath is IPv4 only for now)');
+
+  const skipped: Skipped[] = [];
+  if (service.ipv6Addresses.length > 0) {
+    skipped.push({ kind: 'Service', key: service.key, reason: `IPv6 addresses not served (the datapath is IPv4 only for now): ${service.ipv6Addresses.join(', ')}` });
+  }
+  if (service.clusterIPs.length === 0) return { services: [], skipped: [...skipped, { kind: 'Service', key: service.key, reason: 'no IPv4 cluster IP' }] };
 
   const services: LbService[] = [];
-  const skipped: Skipped[] = [];
   for (const port of service.ports) {
     if (port.protocol === 'SCTP') {
       skipped.push({ kind: 'Service', key: `${service.key}:${port.name}`, reason: 'SCTP is not supported by the datapath' });
       continue;
     }
-    const byAddress = endpointsOfPort(port, slices);
-    const backends: LbBackend[] = [...byAddress.values()]
-      .map(({ endpoint, port: backendPort }) => ({
-        address: endpoint.address,
-        port: backendPort,
-        protocol: port.protocol,
-        terminating: endpoint.terminating,
-        local: endpoint.nodeName === options.nodeName,
-      }))
-      .sort((a, b) => backendKey(a).localeCompare(backendKey(b)));
-    const usable = endpointsForNewFlows(
-      [...byAddress.values()].map((e) => e.endpoint),
-      { nodeName: options.nodeName, internalTrafficPolicy: service.internalTrafficPolicy },
-    );
-    const indexOf = new Map(backends.map((b, i) => [backendKey(b), i]));
-    const usableKeys = usable.map((e) => backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }));
-    let maglev: ReturnType<typeof buildTable>;
     try {
-      maglev = buildTable(usableKeys, options.maxTableSize === undefined ? {} : { maxSize: options.maxTableSize });
+      services.push(...compilePort(service, port, slices, options));
     } catch (err) {
       skipped.push({ kind: 'Service', key: `${service.key}:${port.name}`, reason: (err as Error).message });
-      continue;
     }
-    services.push({
-      key: `${service.key}:${port.name}/internal`,
-      service: service.key,
-      portName: port.name,
-      scope: 'internal',
-      frontends: service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const })),
-      backends,
-      table: Uint32Array.from(maglev.table, (slot) => indexOf.get(maglev.names[slot] ?? '') ?? 0),
-      affinityTimeoutSeconds: service.affinityTimeoutSeconds,
-    });
   }
   return { services, skipped };
 }
@@ -103,11 +132,11 @@ export function resolveFrontendConflicts(services: readonly LbService[]): Compil
   return out;
 }
 
-export function compile(state: ClusterState, options: CompileOptions): CompiledService {
+export function compile(state: ClusterState, options: Omit<CompileOptions, 'node'> = {}): CompiledService {
   const all: LbService[] = [];
   const skipped: Skipped[] = [];
   for (const [key, service] of state.services) {
-    const r = compileService(service, state.slicesOf(key), options);
+    const r = compileService(service, state.slicesOf(key), { ...options, node: state.node });
     all.push(...r.services);
     skipped.push(...r.skipped);
   }

@@ -9,6 +9,7 @@
 //      gone (no frontend names them any more);
 //   6. reverse-NAT entries and backends that are gone, after everything that could still name them.
 import type { BackendValue, RevnatValue, SvcKey, SvcValue } from './layout.js';
+import type { TouchedKeys } from './desired.js';
 import type { MapState } from './state.js';
 
 export type Op =
@@ -28,48 +29,58 @@ function sameRecord<T extends object>(a: T | undefined, b: T): boolean {
 }
 
 function sameTable(a: Uint32Array | undefined, b: Uint32Array): boolean {
-  if (a === b) return true; // the render cache hands back the array last written
   if (!a || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-export function diff(desired: MapState, applied: MapState): Op[] {
+/** The keys to compare for one map: those touched, or (for a full diff) every key on either side. */
+function keysOf<K>(desired: Map<K, unknown>, applied: Map<K, unknown>, touched: Set<K> | undefined): Iterable<K> {
+  return touched ?? new Set([...desired.keys(), ...applied.keys()]);
+}
+
+/**
+ * The writes that take `applied` to `desired`. With `touched`, only those keys are compared: the
+ * caller vouches that no other key differs (see DesiredState); without it, everything is.
+ */
+export function diff(desired: MapState, applied: MapState, touched?: TouchedKeys): Op[] {
   const puts: Op[] = [];
-  for (const [id, value] of desired.backends) {
-    if (!sameRecord(applied.backends.get(id), value)) puts.push({ kind: 'backend-put', id, value });
+  const backendDeletes: Op[] = [];
+  const revnatDeletes: Op[] = [];
+  for (const id of keysOf(desired.backends, applied.backends, touched?.backends)) {
+    const value = desired.backends.get(id);
+    if (value === undefined) {
+      if (applied.backends.has(id)) backendDeletes.push({ kind: 'backend-delete', id });
+    } else if (!sameRecord(applied.backends.get(id), value)) puts.push({ kind: 'backend-put', id, value });
   }
-  for (const [id, value] of desired.revnat) {
-    if (!sameRecord(applied.revnat.get(id), value)) puts.push({ kind: 'revnat-put', id, value });
+  for (const id of keysOf(desired.revnat, applied.revnat, touched?.revnat)) {
+    const value = desired.revnat.get(id);
+    if (value === undefined) {
+      if (applied.revnat.has(id)) revnatDeletes.push({ kind: 'revnat-delete', id });
+    } else if (!sameRecord(applied.revnat.get(id), value)) puts.push({ kind: 'revnat-put', id, value });
   }
 
   const growingTables: Op[] = [];
   const shrinkingTables: Op[] = [];
-  for (const [svcId, table] of desired.tables) {
+  const tableDeletes: Op[] = [];
+  for (const svcId of keysOf(desired.tables, applied.tables, touched?.tables)) {
+    const table = desired.tables.get(svcId);
     const current = applied.tables.get(svcId);
-    if (sameTable(current, table)) continue;
-    (table.length >= (current?.length ?? 0) ? growingTables : shrinkingTables).push({ kind: 'table-put', svcId, table });
+    if (table === undefined) {
+      if (current !== undefined) tableDeletes.push({ kind: 'table-delete', svcId });
+    } else if (!sameTable(current, table)) {
+      (table.length >= (current?.length ?? 0) ? growingTables : shrinkingTables).push({ kind: 'table-put', svcId, table });
+    }
   }
 
   const frontendPuts: Op[] = [];
-  for (const [hex, f] of desired.frontends) {
-    if (!sameRecord(applied.frontends.get(hex)?.value, f.value)) frontendPuts.push({ kind: 'frontend-put', key: f.key, value: f.value });
-  }
   const frontendDeletes: Op[] = [];
-  for (const [hex, f] of applied.frontends) {
-    if (!desired.frontends.has(hex)) frontendDeletes.push({ kind: 'frontend-delete', key: f.key });
+  for (const hex of keysOf(desired.frontends, applied.frontends, touched?.frontends)) {
+    const f = desired.frontends.get(hex);
+    const current = applied.frontends.get(hex);
+    if (f === undefined) {
+      if (current !== undefined) frontendDeletes.push({ kind: 'frontend-delete', key: current.key });
+    } else if (!sameRecord(current?.value, f.value)) frontendPuts.push({ kind: 'frontend-put', key: f.key, value: f.value });
   }
-
-  const tableDeletes: Op[] = [];
-  for (const svcId of applied.tables.keys()) {
-    if (!desired.tables.has(svcId)) tableDeletes.push({ kind: 'table-delete', svcId });
-  }
-  const retired: Op[] = [];
-  for (const id of applied.revnat.keys()) {
-    if (!desired.revnat.has(id)) retired.push({ kind: 'revnat-delete', id });
-  }
-  for (const id of applied.backends.keys()) {
-    if (!desired.backends.has(id)) retired.push({ kind: 'backend-delete', id });
-  }
-  return [...puts, ...growingTables, ...frontendPuts, ...frontendDeletes, ...shrinkingTables, ...tableDeletes, ...retired];
+  return [...puts, ...growingTables, ...frontendPuts, ...frontendDeletes, ...shrinkingTables, ...tableDeletes, ...revnatDeletes, ...backendDeletes];
 }

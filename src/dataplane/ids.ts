@@ -37,7 +37,7 @@ export class IdAllocator {
 
 /**
  * Natural key -> id, for one kind of object. Keys of the desired state get ids (adopted or new);
- * ids whose keys left the desired state are released by `retain`.
+ * ids whose keys left the desired state are released one by one (`release`) or all at once (`retain`).
  */
 export class IdBook {
   private readonly byKey = new Map<string, number>();
@@ -60,6 +60,13 @@ export class IdBook {
       this.byKey.set(key, id);
     }
     return id;
+  }
+
+  release(key: string): void {
+    const id = this.byKey.get(key);
+    if (id === undefined) return;
+    this.byKey.delete(key);
+    this.allocator.release(id);
   }
 
   /** Forgets every key not in `live`, freeing its id. */

@@ -1,11 +1,13 @@
 // Owns the service maps: turns each desired set of compiled services into the ordered writes that
-// reach it from what the kernel holds, and keeps that picture exact. On a failed write it re-reads
-// the maps (the truth) so the next attempt diffs against reality.
-import { backendKey, type LbService } from '../compile/types.js';
+// reach it from what the kernel holds, and keeps that picture exact. Only the services that changed
+// since the last sync are rendered and compared (see desired.ts). On a failed write it re-reads the
+// maps (the truth) and compares everything on the next attempt.
+import type { LbService } from '../compile/types.js';
 import { diff } from './diff.js';
+import { DesiredState } from './desired.js';
 import { IdBook } from './ids.js';
 import { flowPairKey } from './conntrack.js';
-import { adoptIds, renderDesired, serviceKeysByAppliedId, type IdBooks, type MapState, type RenderCache } from './state.js';
+import { adoptIds, serviceKeysByAppliedId, type IdBooks, type MapState } from './state.js';
 import { applyOps, type ServiceMaps } from './writer.js';
 
 export interface SyncResult {
@@ -26,10 +28,10 @@ export class Reconciler {
     backends: new IdBook(MAX_BACKEND_IDS),
     revnat: new IdBook(MAX_SERVICE_IDS),
   };
+  private readonly desired = new DesiredState(this.ids);
   private adopted = false;
-  private readonly renderCache: RenderCache = new WeakMap();
-  /** Backend ids of every UDP service at the last sync, by svc id. */
-  private udpBackends = new Map<number, Set<number>>();
+  /** Compare every key on the next sync: at the start, and after the maps were re-read. */
+  private fullDiff = true;
 
   constructor(private readonly maps: ServiceMaps) {
     this.applied = maps.dump();
@@ -45,34 +47,28 @@ export class Reconciler {
     if (!this.adopted) {
       const keysById = serviceKeysByAppliedId(services, this.applied);
       adoptIds(this.applied, this.ids, (id) => keysById.get(id));
+    }
+    const { touched, departed } = this.desired.update(services);
+    if (!this.adopted) {
+      this.desired.releaseUnreferenced();
       this.adopted = true;
     }
-    const desired = renderDesired(services, this.ids, this.renderCache);
-    const ops = diff(desired, this.applied);
+    const ops = diff(this.desired.maps, this.applied, this.fullDiff ? undefined : touched);
     try {
       applyOps(ops, this.maps, this.applied);
+      this.fullDiff = false;
     } catch (err) {
       this.applied = this.maps.dump();
+      this.fullDiff = true;
       throw err;
     }
-    return { ops: ops.length, durationMs: performance.now() - started, staleUdpFlows: this.staleUdpFlows(services) };
-  }
-
-  /**
-   * UDP flows whose backend left its service (gone from the slices) since the last sync. A backend
-   * that only stopped taking new flows (terminating, unready) keeps its flows until it is gone.
-   */
-  private staleUdpFlows(services: readonly LbService[]): Set<string> {
-    const now = new Map<number, Set<number>>();
-    for (const svc of services) {
-      if (svc.frontends[0]?.protocol !== 'UDP') continue;
-      now.set(this.ids.services.idFor(svc.key), new Set(svc.backends.map((b) => this.ids.backends.idFor(backendKey(b)))));
+    // A UDP flow has no end the kernel could see: flows to a backend that left their service (gone
+    // from the slices, not merely terminating) would keep blackholing until they idle out.
+    const staleUdpFlows = new Set<string>();
+    for (const d of departed) {
+      if (d.service.frontends[0]?.protocol !== 'UDP') continue;
+      for (const id of d.backendIds) staleUdpFlows.add(flowPairKey(d.svcId, id));
     }
-    const stale = new Set<string>();
-    for (const [svcId, before] of this.udpBackends) {
-      for (const id of before) if (!now.get(svcId)?.has(id)) stale.add(flowPairKey(svcId, id));
-    }
-    this.udpBackends = now;
-    return stale;
+    return { ops: ops.length, durationMs: performance.now() - started, staleUdpFlows };
   }
 }

@@ -1,16 +1,29 @@
 // The cluster as the agent knows it: services and endpoint slices by "namespace/name", with slices
-// indexed by their service so a change touches only the services it concerns.
-import type { EndpointSlice, Rejection, Service } from './types.js';
-import { parseEndpointSlice, parseService } from './validate.js';
+// indexed by their service so a change touches only the services it concerns, and this node.
+import type { EndpointSlice, NodeInfo, Rejection, Service } from './types.js';
+import { parseEndpointSlice, parseNode, parseService } from './validate.js';
 
 export class ClusterState {
   readonly services = new Map<string, Service>();
   readonly slices = new Map<string, EndpointSlice>();
   private readonly slicesByService = new Map<string, Set<string>>();
+  /** This node; until its Node object is seen, a node without zone or addresses. */
+  node: NodeInfo;
 
-  /** Validates and stores a Service or EndpointSlice; returns the affected service keys, or the rejection. */
+  constructor(readonly nodeName: string) {
+    this.node = { name: nodeName, zone: null, addresses: [] };
+  }
+
+  /** Validates and stores a Service, EndpointSlice or this node's Node; returns the affected service keys, or the rejection. */
   upsert(obj: unknown): { affected: string[] } | { rejection: Rejection } {
     const kind = (obj as { kind?: unknown } | null)?.kind;
+    if (kind === 'Node') {
+      const r = parseNode(obj);
+      if (!r.ok) return { rejection: r.rejection };
+      if (r.value.name !== this.nodeName || sameNode(r.value, this.node)) return { affected: [] };
+      this.node = r.value;
+      return { affected: [...this.services.keys()] }; // zone and addresses reach into every service
+    }
     if (kind === 'Service') {
       const r = parseService(obj);
       if (!r.ok) return { rejection: r.rejection };
@@ -52,4 +65,8 @@ export class ClusterState {
     set?.delete(slice.key);
     if (set?.size === 0) this.slicesByService.delete(slice.serviceKey);
   }
+}
+
+function sameNode(a: NodeInfo, b: NodeInfo): boolean {
+  return a.zone === b.zone && a.addresses.join() === b.addresses.join();
 }

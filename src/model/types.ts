@@ -23,11 +23,22 @@ export interface Service {
   type: ServiceType;
   /** IPv4 cluster IPs; empty for headless and ExternalName services. */
   clusterIPs: string[];
+  /** IPv6 addresses among the cluster IPs, external IPs and load-balancer IPs: reported, not served. */
+  ipv6Addresses: string[];
+  /** spec.externalIPs (IPv4). */
+  externalIPs: string[];
+  /** status.loadBalancer.ingress[].ip (IPv4) of a LoadBalancer service. */
+  loadBalancerIPs: string[];
+  /** spec.loadBalancerSourceRanges as CIDRs; empty means any source. */
+  loadBalancerSourceRanges: string[];
   headless: boolean;
   ports: ServicePort[];
   /** ClientIP affinity timeout in seconds, 0 when affinity is off. */
   affinityTimeoutSeconds: number;
   internalTrafficPolicy: TrafficPolicy;
+  externalTrafficPolicy: TrafficPolicy;
+  /** The node port on which this node reports whether it has local endpoints (externalTrafficPolicy Local). */
+  healthCheckNodePort: number | null;
   /** Set when another proxy owns the service (label service.kubernetes.io/service-proxy-name). */
   proxyName: string | null;
 }
@@ -39,6 +50,18 @@ export interface Endpoint {
   terminating: boolean;
   nodeName: string | null;
   zone: string | null;
+  /** Topology hints set by the EndpointSlice controller (trafficDistribution, topology-aware routing). */
+  zoneHints: string[];
+  nodeHints: string[];
+}
+
+/** This node as the compiler needs it: which endpoints are local, which zone, which addresses. */
+export interface NodeInfo {
+  name: string;
+  /** Label topology.kubernetes.io/zone. */
+  zone: string | null;
+  /** IPv4 addresses on which node ports are served. */
+  addresses: string[];
 }
 
 export interface EndpointSlicePort {

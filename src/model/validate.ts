@@ -1,7 +1,7 @@
 // Kubernetes JSON/YAML objects -> our types, or a rejection with the reason. Never throws.
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
-import type { EndpointSlice, Rejection, Service } from './types.js';
+import type { EndpointSlice, NodeInfo, Rejection, Service } from './types.js';
 
 /** Limits that keep one object from swamping the maps (Kubernetes' own API enforces similar ones). */
 export const MAX_PORTS = 100;
@@ -13,6 +13,17 @@ const protocol = z.enum(['TCP', 'UDP', 'SCTP']).default('TCP');
 /** IANA service name, as Kubernetes validates named ports. */
 const portName = z.string().max(15).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'not a valid port name');
 const ip = z.string().refine((s) => isIPv4(s) || isIPv6(s), 'not an IP address');
+/** Bounds the addresses one service may claim, like MAX_PORTS bounds its ports. */
+export const MAX_ADDRESSES = 100;
+const cidr = z
+  .string()
+  .transform((s) => s.trim())
+  .refine((s) => {
+    const [address = '', prefix = '', ...rest] = s.split('/');
+    const bits = isIPv4(address) ? 32 : isIPv6(address) ? 128 : -1;
+    return rest.length === 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) <= bits;
+  }, 'not a CIDR');
+const trafficPolicy = z.enum(['Cluster', 'Local']).default('Cluster');
 const metadata = z.object({
   name: z.string().min(1),
   namespace: z.string().min(1).default('default'),
@@ -40,8 +51,25 @@ const serviceSchema = z.object({
       .default([]),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
     sessionAffinityConfig: z.object({ clientIP: z.object({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional() }).optional(),
-    internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+    internalTrafficPolicy: trafficPolicy,
+    externalTrafficPolicy: trafficPolicy,
+    healthCheckNodePort: portNumber.optional(),
+    externalIPs: z.array(ip).max(MAX_ADDRESSES, `more than ${MAX_ADDRESSES} external IPs`).default([]),
+    loadBalancerSourceRanges: z.array(cidr).max(MAX_ADDRESSES, `more than ${MAX_ADDRESSES} source ranges`).default([]),
   }),
+  status: z
+    .object({
+      loadBalancer: z
+        .object({ ingress: z.array(z.object({ ip: ip.optional() })).max(MAX_ADDRESSES, `more than ${MAX_ADDRESSES} ingress points`).nullish() })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+const nodeSchema = z.object({
+  kind: z.literal('Node'),
+  metadata: z.object({ name: z.string().min(1), labels: z.record(z.string(), z.string()).default({}) }),
+  status: z.object({ addresses: z.array(z.object({ type: z.string(), address: z.string() })).nullish() }).nullish(),
 });
 
 const sliceSchema = z.object({
@@ -64,6 +92,12 @@ const sliceSchema = z.object({
         conditions: z.object({ ready: z.boolean().nullish(), serving: z.boolean().nullish(), terminating: z.boolean().nullish() }).default({}),
         nodeName: z.string().nullish(),
         zone: z.string().nullish(),
+        hints: z
+          .object({
+            forZones: z.array(z.object({ name: z.string() })).nullish(),
+            forNodes: z.array(z.object({ name: z.string() })).nullish(),
+          })
+          .nullish(),
       }),
     )
     .max(MAX_ENDPOINTS_PER_SLICE, `more than ${MAX_ENDPOINTS_PER_SLICE} endpoints`)
@@ -95,6 +129,10 @@ export function parseService(obj: unknown): Parsed<Service> {
   if (dup !== undefined) return reject(`duplicate port name "${dup}"`);
   const ips = spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []);
   const headless = ips.includes('None') || meta.labels['service.kubernetes.io/headless'] !== undefined;
+  const served = spec.type !== 'ExternalName' && !headless;
+  const balanced = spec.type === 'LoadBalancer';
+  const ingress = balanced ? (r.data.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])) : [];
+  const addresses = served ? [...ips.filter((a) => a !== 'None'), ...spec.externalIPs, ...ingress] : [];
   return {
     ok: true,
     value: {
@@ -102,11 +140,17 @@ export function parseService(obj: unknown): Parsed<Service> {
       namespace: meta.namespace,
       name: meta.name,
       type: spec.type,
-      clusterIPs: spec.type === 'ExternalName' || headless ? [] : ips.filter((a) => isIPv4(a)),
+      clusterIPs: served ? ips.filter((a) => isIPv4(a)) : [],
+      ipv6Addresses: addresses.filter((a) => isIPv6(a)),
+      externalIPs: served ? spec.externalIPs.filter((a) => isIPv4(a)) : [],
+      loadBalancerIPs: ingress.filter((a) => isIPv4(a)),
+      loadBalancerSourceRanges: balanced ? spec.loadBalancerSourceRanges : [],
       headless,
       ports: spec.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort ?? p.port, nodePort: p.nodePort ?? null })),
       affinityTimeoutSeconds: spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT) : 0,
       internalTrafficPolicy: spec.internalTrafficPolicy,
+      externalTrafficPolicy: spec.externalTrafficPolicy,
+      healthCheckNodePort: spec.healthCheckNodePort ?? null,
       proxyName: meta.labels['service.kubernetes.io/service-proxy-name'] ?? null,
     },
   };
@@ -132,14 +176,34 @@ export function parseEndpointSlice(obj: unknown): Parsed<EndpointSlice> {
       serviceKey: `${meta.namespace}/${meta.labels['kubernetes.io/service-name']}`,
       addressType,
       ports: ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
-      // Kubernetes: a missing ready means ready; a missing serving means as ready; a missing terminating means not.
       // Kubernetes: the addresses of one endpoint are fungible and consumers use the first (as kube-proxy
       // does); a missing ready means ready, a missing serving means as ready, a missing terminating not.
       endpoints: endpoints.map((e) => {
         const ready = e.conditions.ready ?? true;
         const address = e.addresses[0] ?? '';
-        return { address, ready, serving: e.conditions.serving ?? ready, terminating: e.conditions.terminating ?? false, nodeName: e.nodeName ?? null, zone: e.zone ?? null };
+        return {
+          address,
+          ready,
+          serving: e.conditions.serving ?? ready,
+          terminating: e.conditions.terminating ?? false,
+          nodeName: e.nodeName ?? null,
+          zone: e.zone ?? null,
+          zoneHints: (e.hints?.forZones ?? []).map((h) => h.name),
+          nodeHints: (e.hints?.forNodes ?? []).map((h) => h.name),
+        };
       }),
     },
   };
+}
+
+/** Label that names a node's zone (topology-aware routing). */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+export function parseNode(obj: unknown): Parsed<NodeInfo> {
+  const r = nodeSchema.safeParse(obj);
+  if (!r.success) return { ok: false, rejection: { kind: 'Node', key: keyOf(obj).split('/')[1] ?? '?', reason: describe(r.error) } };
+  const { metadata: meta, status } = r.data;
+  // Node ports are served on the node's own IPv4 addresses, as kube-proxy's "primary" default does.
+  const addresses = (status?.addresses ?? []).filter((a) => (a.type === 'InternalIP' || a.type === 'ExternalIP') && isIPv4(a.address)).map((a) => a.address);
+  return { ok: true, value: { name: meta.name, zone: meta.labels[ZONE_LABEL] ?? null, addresses: [...new Set(addresses)] } };
 }

@@ -1,8 +1,8 @@
 // The Kubernetes API as the agent's source: informers (list + watch, resourceVersion, re-list on 410)
-// for Services and EndpointSlices feed the ClusterState; only the services an event touches are
+// for Services, EndpointSlices and this node's Node feed the ClusterState; only the services an event touches are
 // recompiled. When the API server is unreachable the informers retry with backoff and jitter while
 // the dataplane keeps serving the last programmed state.
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject } from '@kubernetes/client-node';
 import type { DesiredSnapshot, SnapshotSource } from '../agent/agent.js';
 import { compileService, resolveFrontendConflicts, type CompiledService } from '../compile/compile.js';
 import type { Logger } from '../log.js';
@@ -27,20 +27,22 @@ export function loadKubeConfig(file?: string): KubeConfig {
   return kc;
 }
 
-type Kind = 'Service' | 'EndpointSlice';
+type Kind = 'Service' | 'EndpointSlice' | 'Node';
 
 /** Set by the EndpointSlice controller: when the change that produced this version happened. */
 const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
 
 /** Informer callbacks turned into ClusterState changes, and the compiled services kept per Service. */
 export class KubernetesState {
-  readonly state = new ClusterState();
+  readonly state: ClusterState;
   private readonly compiled = new Map<string, CompiledService>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly dirty = new Set<string>();
   private triggers: number[] = [];
 
-  constructor(private readonly nodeName: string) {}
+  constructor(nodeName: string) {
+    this.state = new ClusterState(nodeName);
+  }
 
   upsert(kind: Kind, obj: KubernetesObject): void {
     const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? '?'}`;
@@ -61,7 +63,8 @@ export class KubernetesState {
   remove(kind: Kind, obj: KubernetesObject, forgetRejection = true): void {
     const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? '?'}`;
     if (forgetRejection) this.rejected.delete(`${kind} ${key}`);
-    const affected = kind === 'Service' ? this.state.deleteService(key) : this.state.deleteSlice(key);
+    // A deleted Node object leaves this node's last known zone and addresses in place.
+    const affected = kind === 'Service' ? this.state.deleteService(key) : kind === 'EndpointSlice' ? this.state.deleteSlice(key) : [];
     for (const k of affected) this.dirty.add(k);
   }
 
@@ -73,7 +76,7 @@ export class KubernetesState {
   snapshot(): DesiredSnapshot {
     for (const key of this.dirty) {
       const service = this.state.services.get(key);
-      if (service) this.compiled.set(key, compileService(service, this.state.slicesOf(key), { nodeName: this.nodeName }));
+      if (service) this.compiled.set(key, compileService(service, this.state.slicesOf(key), { node: this.state.node }));
       else this.compiled.delete(key);
     }
     this.dirty.clear();
@@ -95,6 +98,7 @@ export function kubernetesSource(options: KubernetesSourceOptions): SnapshotSour
     const core = kc.makeApiClient(CoreV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
     const cluster = new KubernetesState(options.nodeName);
+    const nodeSelector = `metadata.name=${options.nodeName}`;
     const log = options.log.child({ source: 'kubernetes', server: kc.getCurrentCluster()?.server });
     let synced = false;
     let flushScheduled = false;
@@ -111,8 +115,8 @@ export function kubernetesSource(options: KubernetesSourceOptions): SnapshotSour
       });
     };
 
-    const watch = <T extends KubernetesObject>(kind: Kind, path: string, list: () => Promise<{ items: T[] }>): Informer<T> => {
-      const informer = makeInformer<T>(kc, path, list as never);
+    const watch = <T extends KubernetesObject>(kind: Kind, path: string, list: () => Promise<{ items: T[] }>, fieldSelector?: string): Informer<T> => {
+      const informer = new ListWatch<T>(path, new Watch(kc), list as never, false, undefined, fieldSelector);
       // The informer announces 'connect' before every attempt, so only an event proves a working
       // watch and resets the backoff.
       let retryMs = RETRY_MIN_MS;
@@ -136,8 +140,10 @@ export function kubernetesSource(options: KubernetesSourceOptions): SnapshotSour
     const informers = [
       watch('Service', '/api/v1/services', () => core.listServiceForAllNamespaces()),
       watch('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
+      // Only this node's object: its zone (topology hints) and addresses (node ports).
+      watch('Node', '/api/v1/nodes', () => core.listNode({ fieldSelector: nodeSelector }), nodeSelector),
     ];
-    // The first snapshot waits for both initial lists: programming a partial cluster would take
+    // The first snapshot waits for every initial list: programming a partial cluster would take
     // services away that are merely not listed yet.
     await startAndWaitForLists(informers);
     synced = true;

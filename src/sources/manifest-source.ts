@@ -7,13 +7,13 @@ import type { Rejection } from '../model/types.js';
 import { watchManifests, type ManifestSnapshot } from './manifests.js';
 
 export function compileSnapshot(snapshot: ManifestSnapshot, nodeName: string): DesiredSnapshot {
-  const state = new ClusterState();
+  const state = new ClusterState(nodeName);
   const rejected: Rejection[] = [...snapshot.rejected];
   for (const obj of snapshot.objects) {
     const r = state.upsert(obj);
     if ('rejection' in r) rejected.push(r.rejection);
   }
-  const compiled = compile(state, { nodeName });
+  const compiled = compile(state);
   return { services: compiled.services, rejected: [...rejected, ...compiled.skipped] };
 }
 

@@ -1,4 +1,4 @@
-// A directory of manifests as the source of Services and EndpointSlices: every *.yaml, *.yml and
+// A directory of manifests as the source of Services, EndpointSlices and Nodes: every *.yaml, *.yml and
 // *.json file in it (multi-document YAML and `kind: List` included), re-read whenever it changes.
 import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ export interface ManifestSnapshot {
   rejected: (Rejection & { code: string })[];
 }
 
-const SERVED_KINDS = new Set(['Service', 'EndpointSlice']);
+const SERVED_KINDS = new Set(['Service', 'EndpointSlice', 'Node']);
 const MANIFEST_FILE = /^[^.].*\.(ya?ml|json)$/;
 
 function objectsOf(doc: unknown): unknown[] {

@@ -59,23 +59,41 @@ describe('compiler behaviour', () => {
     assert.deepEqual([...reachable(byKey('internal-local', 'ns/agent:http/internal'))], ['10.244.1.61:8080']);
   });
 
+  test('externalTrafficPolicy Local: outside traffic reaches only this node, the cluster IP every node', () => {
+    assert.deepEqual([...reachable(byKey('external', 'ns/lb:http/external'))], ['10.244.1.91:8080']);
+    assert.deepEqual([...reachable(byKey('external', 'ns/lb:http/internal'))].sort(), ['10.244.1.91:8080', '10.244.2.92:8080']);
+  });
+
+  test('Cluster policy gives outside traffic the very table of the cluster IP', () => {
+    const services = compiled('external');
+    const table = (key: string) => services.find((s) => s.key === key)?.table;
+    assert.ok(table('ns/web:http/external'));
+    assert.equal(table('ns/web:http/external'), table('ns/web:http/internal'));
+  });
+
+  test('zone hints narrow new flows to this zone only when every ready endpoint has one', () => {
+    assert.deepEqual([...reachable(byKey('topology', 'ns/close:http/internal'))].sort(), ['10.244.1.1:8080', '10.244.3.1:8080']);
+    assert.equal(reachable(byKey('topology', 'ns/partial:http/internal')).size, 2);
+    assert.equal(reachable(byKey('topology', 'ns/elsewhere:http/internal')).size, 2);
+  });
+
   test('a named targetPort resolves through the slice', () => {
     assert.deepEqual([...reachable(byKey('multiport', 'ns/app:http/internal'))].sort(), ['10.244.1.21:8080', '10.244.1.22:8080']);
   });
 
   test('10,000 ports are refused, and the other services keep compiling', () => {
-    const state = new ClusterState();
+    const state = new ClusterState('node-a');
     const huge = { kind: 'Service', metadata: { name: 'huge', namespace: 'ns' }, spec: { clusterIP: '10.96.9.9', ports: Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, port: 1 + i })) } };
     const r = state.upsert(huge);
     assert.ok('rejection' in r);
     assert.match(r.rejection.reason, /more than 100 ports/);
     state.upsert({ kind: 'Service', metadata: { name: 'ok', namespace: 'ns' }, spec: { clusterIP: '10.96.9.10', ports: [{ name: 'http', port: 80 }] } });
-    assert.deepEqual(compile(state, { nodeName: 'node-a' }).services.map((s) => s.key), ['ns/ok:http/internal']);
+    assert.deepEqual(compile(state).services.map((s) => s.key), ['ns/ok:http/internal']);
   });
 
   test('the same endpoints in another order compile to the same tables', () => {
     const state = (order: number[]) => {
-      const s = new ClusterState();
+      const s = new ClusterState('node-a');
       s.upsert({ kind: 'Service', metadata: { name: 'w', namespace: 'ns' }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }] } });
       s.upsert({
         kind: 'EndpointSlice',
@@ -84,7 +102,7 @@ describe('compiler behaviour', () => {
         ports: [{ name: 'http', port: 8080 }],
         endpoints: order.map((i) => ({ addresses: [`10.1.0.${i}`] })),
       });
-      return compile(s, { nodeName: 'n' }).services[0];
+      return compile(s).services[0];
     };
     assert.deepEqual(state([1, 2, 3, 4, 5]), state([5, 3, 1, 4, 2]));
   });

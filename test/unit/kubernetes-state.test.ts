@@ -46,3 +46,16 @@ test('an object that turns invalid is refused and stops counting; fixing it brin
   assert.equal(fixed.services.length, 2);
   assert.equal(fixed.rejected.length, 0);
 });
+
+test("this node's Node object brings node ports to its addresses; other nodes change nothing", () => {
+  const k = new KubernetesState('node-a');
+  const nodePort = { metadata: { name: 'np', namespace: 'ns' }, spec: { type: 'NodePort', clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80, nodePort: 30080 }] } };
+  const node = (name: string, address: string) => ({ metadata: { name }, status: { addresses: [{ type: 'InternalIP', address }] } });
+  k.upsert('Service', nodePort);
+  assert.deepEqual(k.snapshot().services.map((s) => s.key), ['ns/np:http/internal'], 'no node address known yet');
+  k.upsert('Node', node('node-b', '192.168.0.2'));
+  assert.equal(k.pending, 0);
+  k.upsert('Node', node('node-a', '192.168.0.1'));
+  const external = k.snapshot().services.find((s) => s.scope === 'external');
+  assert.deepEqual(external?.frontends.map((f) => `${f.address}:${f.port}`), ['192.168.0.1:30080']);
+});
