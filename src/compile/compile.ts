@@ -45,7 +45,11 @@ function externalFrontends(service: Service, port: ServicePort, node: NodeInfo):
 function tableFor(usableKeys: string[], backends: readonly LbBackend[], options: CompileOptions): Uint32Array {
   const maglev = buildTable(usableKeys, options.maxTableSize === undefined ? {} : { maxSize: options.maxTableSize });
   const indexOf = new Map(backends.map((b, i) => [backendKey(b), i]));
-  return Uint32Array.from(maglev.table, (slot) => indexOf.get(maglev.names[slot] ?? '') ?? 0);
+  const indexByName = maglev.names.map((name) => indexOf.get(name) ?? 0);
+  // A plain loop (see desired.ts): M runs to 65537.
+  const table = new Uint32Array(maglev.table.length);
+  for (let slot = 0; slot < table.length; slot++) table[slot] = indexByName[maglev.table[slot] ?? 0] ?? 0;
+  return table;
 }
 
 function compilePort(service: Service, port: ServicePort, slices: readonly EndpointSlice[], options: CompileOptions): LbService[] {

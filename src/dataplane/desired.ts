@@ -17,6 +17,8 @@ export interface TouchedKeys {
 /** What one compiled service put into the desired maps, to take it out again exactly. */
 interface Contribution {
   source: LbService;
+  /** The last update that found `source` unchanged. */
+  seen: number;
   svcId: number;
   /** Backend id by index into `source.backends`. */
   backendIds: number[];
@@ -67,24 +69,35 @@ export class DesiredState {
   private readonly byService = new Map<string, Contribution>();
   private readonly backendRefs = new RefCounts();
   private readonly revnatRefs = new RefCounts();
+  private generation = 0;
 
   constructor(private readonly ids: IdBooks) {}
 
   /** Brings the desired maps to exactly `services`, rendering only those not seen in this form before. */
   update(services: readonly LbService[]): DesiredUpdate {
     const touched: TouchedKeys = { frontends: new Set(), backends: new Set(), revnat: new Set(), tables: new Set() };
-    const incoming = new Map(services.map((s) => [s.key, s]));
+    const generation = ++this.generation;
     const changed: LbService[] = [];
-    const previous = new Map<string, Contribution>();
-    // Everything that changed is taken out before anything is put in: a frontend that moves from one
-    // service to another in the same update then ends up with its new owner.
-    for (const [key, contribution] of this.byService) {
-      const next = incoming.get(key);
-      if (next === contribution.source) continue;
-      this.withdraw(contribution, touched);
-      previous.set(key, contribution);
+    let kept = 0;
+    for (const svc of services) {
+      const current = this.byService.get(svc.key);
+      if (current?.source === svc) {
+        current.seen = generation;
+        kept++;
+      } else changed.push(svc);
     }
-    for (const svc of services) if (!this.byService.has(svc.key)) changed.push(svc);
+    // Everything that changed or left is taken out before anything is put in: a frontend that moves
+    // from one service to another in the same update then ends up with its new owner.
+    const previous = new Map<string, Contribution>();
+    const leaving = new Set(changed.flatMap((svc) => this.byService.get(svc.key) ?? []));
+    // Only when the counts say some service left is every contribution visited to find it.
+    if (kept + leaving.size < this.byService.size) {
+      for (const c of this.byService.values()) if (c.seen !== generation) leaving.add(c);
+    }
+    for (const c of leaving) {
+      this.withdraw(c, touched);
+      previous.set(c.source.key, c);
+    }
     for (const svc of changed) this.byService.set(svc.key, this.contribute(svc, touched));
 
     const departed: DepartedBackends[] = [];
@@ -123,10 +136,17 @@ export class DesiredState {
       touched.backends.add(id);
       return id;
     });
-    const table = Uint32Array.from(svc.table, (slot) => backendIds[slot] ?? 0);
+    // Plain loops over the M slots: typed-array from() and Set over them cost many times more.
+    const table = new Uint32Array(svc.table.length);
+    const inTable = new Uint8Array(backendIds.length);
+    let usable = 0;
+    for (let slot = 0; slot < table.length; slot++) {
+      const index = svc.table[slot] ?? 0;
+      table[slot] = backendIds[index] ?? 0;
+      if (inTable[index] === 0) (inTable[index] = 1), usable++;
+    }
     if (table.length > 0) maps.tables.set(svcId, table);
     touched.tables.add(svcId);
-    const usable = new Set(svc.table).size;
 
     const frontendHexes: string[] = [];
     const revnatKeys: string[] = [];
@@ -154,7 +174,7 @@ export class DesiredState {
         },
       });
     }
-    return { source: svc, svcId, backendIds, backendKeys, frontendHexes, revnatKeys };
+    return { source: svc, seen: this.generation, svcId, backendIds, backendKeys, frontendHexes, revnatKeys };
   }
 
   private withdraw(c: Contribution, touched: TouchedKeys): void {

@@ -35,8 +35,9 @@ export function populate(perms: readonly Permutation[], m: number): Uint32Array 
   if (n === 0) return new Uint32Array(0);
   const taken = new Uint8Array(m);
   const next = new Uint32Array(n);
-  const offset = Uint32Array.from(perms, (p) => p.offset % m);
-  const skip = Uint32Array.from(perms, (p) => p.skip % m);
+  const offset = new Uint32Array(perms.length);
+  const skip = new Uint32Array(perms.length);
+  perms.forEach((p, i) => ((offset[i] = p.offset % m), (skip[i] = p.skip % m)));
   let filled = 0;
   for (;;) {
     for (let i = 0; i < n; i++) {

@@ -4,7 +4,8 @@
 // the dataplane keeps serving the last programmed state.
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject } from '@kubernetes/client-node';
 import type { DesiredSnapshot, SnapshotSource } from '../agent/agent.js';
-import { compileService, resolveFrontendConflicts, type CompiledService } from '../compile/compile.js';
+import { FrontendClaims } from '../compile/claims.js';
+import { compileService, type CompiledService } from '../compile/compile.js';
 import type { Logger } from '../log.js';
 import { ClusterState } from '../model/state.js';
 import type { Rejection } from '../model/types.js';
@@ -36,6 +37,9 @@ const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-tim
 export class KubernetesState {
   readonly state: ClusterState;
   private readonly compiled = new Map<string, CompiledService>();
+  private readonly claims = new FrontendClaims();
+  /** The non-empty `skipped` of `compiled`, so a snapshot does not walk every service for them. */
+  private readonly skipped = new Map<string, Rejection[]>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly dirty = new Set<string>();
   private triggers: number[] = [];
@@ -76,17 +80,21 @@ export class KubernetesState {
   snapshot(): DesiredSnapshot {
     for (const key of this.dirty) {
       const service = this.state.services.get(key);
-      if (service) this.compiled.set(key, compileService(service, this.state.slicesOf(key), { node: this.state.node }));
+      const before = this.compiled.get(key)?.services ?? [];
+      const after = service ? compileService(service, this.state.slicesOf(key), { node: this.state.node }) : undefined;
+      this.claims.replace(before, after?.services ?? []);
+      if (after?.skipped.length) this.skipped.set(key, after.skipped);
+      else this.skipped.delete(key);
+      if (after) this.compiled.set(key, after);
       else this.compiled.delete(key);
     }
     this.dirty.clear();
     const changeTriggeredAt = this.triggers;
     this.triggers = [];
-    const all = [...this.compiled.values()];
-    const resolved = resolveFrontendConflicts(all.flatMap((c) => c.services));
+    const resolved = this.claims.resolve();
     return {
       services: resolved.services,
-      rejected: [...this.rejected.values(), ...all.flatMap((c) => c.skipped), ...resolved.skipped],
+      rejected: [...this.rejected.values(), ...[...this.skipped.values()].flat(), ...resolved.skipped],
       changeTriggeredAt,
     };
   }
