@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Service load balancing for pod traffic, attached to the host side of every pod interface:
- *   kbp_from_pod (tc ingress): a pod's packet to a service is DNATed to a backend chosen by
- *                              conntrack, session affinity or Maglev; hairpin replies are handed back.
- *   kbp_to_pod   (tc egress):  a backend's reply is reverse-NATed to the service address.
+ * Service load balancing. On the host side of every pod interface:
+ *   kbp_from_pod   (tc ingress): a pod's packet to a service is DNATed to a backend chosen by
+ *                                conntrack, session affinity or Maglev; hairpin replies are handed back.
+ *   kbp_to_pod     (tc egress):  a backend's reply is reverse-NATed to the service address.
+ * On the node's own interface (see external.h):
+ *   kbp_from_world (xdp):        outside traffic to node ports, load-balancer and external IPs.
+ *   kbp_to_world   (tc egress):  local backends' replies to it, reverse-NATed.
  * Each program has one exit that records the packet's reason in the stats map.
  */
 #include <linux/bpf.h>
@@ -19,6 +22,7 @@
 #include "conntrack.h"
 #include "maglev.h"
 #include "reject.h"
+#include "external.h"
 #include "stats.h"
 
 /* Source address for a pod reaching itself through its service (set by the agent at load). */
@@ -33,6 +37,7 @@ static __always_inline int verdict(struct __sk_buff *skb, int reason)
 	case STAT_CT_HIT:
 	case STAT_REVNAT:
 	case STAT_AFFINITY_HIT:
+	case STAT_EXTERNAL_REPLY:
 		return TC_ACT_OK;
 	case STAT_HAIRPIN:
 	case STAT_REJECT_NO_BACKEND:
@@ -48,35 +53,6 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u32 len)
 	return verdict(skb, reason);
 }
 
-static __always_inline struct backend_v4 *backend_for_new_flow(const struct svc_val_v4 *svc, const struct flow4 *f,
-							       __u64 now, __u32 *backend_id, int *reason)
-{
-	struct backend_v4 *be;
-	__u32 id = affinity_pick(svc, f->saddr, now);
-
-	if (id) {
-		be = bpf_map_lookup_elem(&backends_v4, &id);
-		if (be && !(be->flags & BACKEND_F_TERMINATING)) {
-			*backend_id = id;
-			*reason = STAT_AFFINITY_HIT;
-			return be;
-		}
-	}
-	id = maglev_pick(svc, flow_hash(f));
-	if (!id) {
-		*reason = STAT_DROP_NO_SLOT;
-		return NULL;
-	}
-	be = bpf_map_lookup_elem(&backends_v4, &id);
-	if (!be) {
-		*reason = STAT_DROP_NO_BACKEND_ENTRY;
-		return NULL;
-	}
-	*backend_id = id;
-	*reason = STAT_CT_NEW;
-	return be;
-}
-
 /* A packet from a pod to a service frontend. Returns the stat reason. */
 static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flow4 *f, const struct svc_val_v4 *svc)
 {
@@ -90,17 +66,9 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 	int err;
 
 	ct_key_from_flow(&key, f, CT_DIR_SERVICE);
-	ct = ct_lookup(&key, now);
-	/* A SYN on a closing flow is a new connection reusing the port: it is balanced afresh, as
-	 * netfilter does for a SYN on a TIME_WAIT entry. */
-	if (ct && (ct->flags & CT_F_CLOSING) && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN)
-		ct = NULL;
-	if (ct) {
+	ct = ct_lookup_flow(&key, f, skb->len, now, &be);
+	if (ct)
 		backend_id = ct->backend_id;
-		be = bpf_map_lookup_elem(&backends_v4, &backend_id);
-		if (be)
-			ct_refresh(ct, f, skb->len, now, 0);
-	}
 	if (!be) { /* new flow, or its backend is gone: choose (again) */
 		if (!svc->backend_count) {
 			err = f->proto == IPPROTO_TCP ? reject_tcp(skb, f) : reject_udp(skb, f);
@@ -196,6 +164,57 @@ int kbp_to_pod(struct __sk_buff *skb)
 	if (ret == PARSE_NOT_FLOW)
 		return finish(skb, STAT_PASS, len);
 	return finish(skb, lookup_reply(skb, &f), len);
+}
+
+SEC("xdp")
+int kbp_from_world(struct xdp_md *ctx)
+{
+	__u32 len = ctx->data_end - ctx->data;
+	struct svc_key_v4 key = {};
+	struct svc_val_v4 *svc;
+	int action = XDP_PASS;
+	struct flow4 f;
+	int reason = parse_flow4_xdp(ctx, &f);
+
+	if (reason == PARSE_OK) {
+		key.vip = f.daddr;
+		key.port = f.dport;
+		key.proto = f.proto;
+		key.scope = SVC_SCOPE_EXTERNAL;
+		svc = bpf_map_lookup_elem(&svc_v4, &key);
+		reason = svc ? external_to_service(ctx, &f, svc, &action) : external_reply(ctx, &f, &action);
+	} else {
+		reason = reason == PARSE_NOT_FLOW ? STAT_PASS : -reason;
+	}
+	if (reason < 0)
+		reason = -reason;
+	stats_count(reason, len);
+	switch (reason) {
+	case STAT_PASS:
+	case STAT_CT_NEW:
+	case STAT_CT_HIT:
+	case STAT_AFFINITY_HIT:
+	case STAT_EXTERNAL_LOCAL:
+	case STAT_EXTERNAL_REMOTE:
+	case STAT_EXTERNAL_REPLY:
+		return action;
+	default:
+		return XDP_DROP;
+	}
+}
+
+SEC("tc")
+int kbp_to_world(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct flow4 f;
+	int ret = parse_flow4(skb, &f);
+
+	if (ret < 0)
+		return finish(skb, -ret, len);
+	if (ret == PARSE_NOT_FLOW)
+		return finish(skb, STAT_PASS, len);
+	return finish(skb, external_local_reply(skb, &f), len);
 }
 
 char LICENSE[] SEC("license") = "GPL";

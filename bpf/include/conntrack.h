@@ -61,6 +61,25 @@ static __always_inline void ct_refresh(struct ct_entry_v4 *e, const struct flow4
 }
 
 /*
+ * The live service-leg entry of a flow and its backend (*be), refreshed; NULL for a new flow. A SYN
+ * on a closing flow is a new connection reusing the port: it is balanced afresh, as netfilter does
+ * for a SYN on a TIME_WAIT entry. An entry whose backend is gone is returned with *be NULL.
+ */
+static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4 *key, const struct flow4 *f, __u32 len,
+							  __u64 now, struct backend_v4 **be)
+{
+	struct ct_entry_v4 *ct = ct_lookup(key, now);
+
+	*be = NULL;
+	if (!ct || ((ct->flags & CT_F_CLOSING) && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN))
+		return NULL;
+	*be = bpf_map_lookup_elem(&backends_v4, &ct->backend_id);
+	if (*be)
+		ct_refresh(ct, f, len, now, 0);
+	return ct;
+}
+
+/*
  * Creates both legs of a new translated flow: the service leg keyed by the client's packet as sent
  * (to the VIP) and the reply leg keyed as the backend's reply will arrive (to the client, or to the
  * hairpin address). Returns 0 or -STAT_DROP_CT_FULL.

@@ -27,6 +27,17 @@ static __always_inline __u16 csum_replace4(__u16 check, __be32 from, __be32 to)
 	return (__u16)~sum;
 }
 
+/* The same for one 16-bit field. */
+static __always_inline __u16 csum_replace2(__u16 check, __be16 from, __be16 to)
+{
+	__u32 sum = (__u16)~check;
+
+	sum += (__u16)~from + to;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
 /* Partial sum of the TCP/UDP pseudo header. */
 static __always_inline __s64 csum_pseudo4(__be32 saddr, __be32 daddr, __u8 proto, __u16 l4_len)
 {

@@ -54,4 +54,35 @@ static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32
 		bpf_map_update_elem(&affinity_v4, &key, &val, BPF_ANY);
 }
 
+/* The backend for a new flow: the client's affine one when still usable, else the Maglev slot's.
+ * Sets *reason to the stat of the choice, or of the failure when it returns NULL. */
+static __always_inline struct backend_v4 *backend_for_new_flow(const struct svc_val_v4 *svc, const struct flow4 *f,
+							       __u64 now, __u32 *backend_id, int *reason)
+{
+	struct backend_v4 *be;
+	__u32 id = affinity_pick(svc, f->saddr, now);
+
+	if (id) {
+		be = bpf_map_lookup_elem(&backends_v4, &id);
+		if (be && !(be->flags & BACKEND_F_TERMINATING)) {
+			*backend_id = id;
+			*reason = STAT_AFFINITY_HIT;
+			return be;
+		}
+	}
+	id = maglev_pick(svc, flow_hash(f));
+	if (!id) {
+		*reason = STAT_DROP_NO_SLOT;
+		return NULL;
+	}
+	be = bpf_map_lookup_elem(&backends_v4, &id);
+	if (!be) {
+		*reason = STAT_DROP_NO_BACKEND_ENTRY;
+		return NULL;
+	}
+	*backend_id = id;
+	*reason = STAT_CT_NEW;
+	return be;
+}
+
 #endif

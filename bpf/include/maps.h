@@ -88,6 +88,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } affinity_v4 SEC(".maps");
 
+/* loadBalancerSourceRanges of the services that have them: (svc_id, source prefix) -> 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, KBP_SVC_MAX);
+	__type(key, struct src_range_key_v4);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_src_v4 SEC(".maps");
+
 /* Packet counters by enum stat_reason, per CPU so no atomics are needed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

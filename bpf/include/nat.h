@@ -62,6 +62,45 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
 	return 0;
 }
 
+/*
+ * The same rewrite on an XDP frame, by direct access. A frame at XDP carries its full L4 checksum
+ * (there is no CHECKSUM_PARTIAL before the stack), so both checksums are updated incrementally here.
+ */
+static __always_inline int nat_rewrite_xdp(struct xdp_md *ctx, const struct flow4 *f, enum nat_side side,
+					   __be32 addr, __be16 port)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__be32 old_addr = side == NAT_SRC ? f->saddr : f->daddr;
+	__be16 old_port = side == NAT_SRC ? f->sport : f->dport;
+	struct iphdr *ip = data + ETH_HLEN;
+	__u32 l4_off = f->l4_off;
+	__be16 *ports;
+	__u16 *check;
+
+	if ((void *)(ip + 1) > data_end || l4_off > ETH_HLEN + 60)
+		return -STAT_DROP_REWRITE;
+	ports = data + l4_off;
+	check = data + l4_csum_off(f->proto, l4_off);
+	if ((void *)(ports + 2) > data_end || (void *)(check + 1) > data_end)
+		return -STAT_DROP_REWRITE;
+	/* A zero UDP checksum means "none": keep it so; never let an update produce it. */
+	if (f->proto == IPPROTO_TCP || *check) {
+		__u16 sum = csum_replace2(csum_replace4(*check, old_addr, addr), old_port, port);
+
+		*check = f->proto == IPPROTO_UDP && !sum ? 0xffff : sum;
+	}
+	ip->check = csum_replace4(ip->check, old_addr, addr);
+	if (side == NAT_SRC) {
+		ip->saddr = addr;
+		ports[0] = port;
+	} else {
+		ip->daddr = addr;
+		ports[1] = port;
+	}
+	return 0;
+}
+
 /* Swaps the Ethernet addresses so a frame can be sent back out of the interface it came from. */
 static __always_inline int swap_macs(struct __sk_buff *skb)
 {

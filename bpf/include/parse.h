@@ -53,18 +53,16 @@ static __always_inline void pull_headers(struct __sk_buff *skb)
 		bpf_skb_pull_data(skb, want);
 }
 
-/* Returns PARSE_OK with *f filled, PARSE_NOT_FLOW, or -STAT_DROP_MALFORMED for a broken IPv4 packet. */
-static __always_inline int parse_flow4(struct __sk_buff *skb, struct flow4 *f)
+/*
+ * Parses the frame in [data, data_end) of `pkt_len` bytes in all. Returns PARSE_OK with *f filled,
+ * PARSE_NOT_FLOW, or -STAT_DROP_MALFORMED for a broken IPv4 packet. Shared by tc and xdp.
+ */
+static __always_inline int parse_flow4_data(void *data, void *data_end, __u32 pkt_len, struct flow4 *f)
 {
-	void *data, *data_end;
-	struct ethhdr *eth;
+	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	__u32 ihl;
 
-	pull_headers(skb);
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_NOT_FLOW;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
@@ -75,7 +73,7 @@ static __always_inline int parse_flow4(struct __sk_buff *skb, struct flow4 *f)
 		return -STAT_DROP_MALFORMED;
 	ihl = ip->ihl * 4;
 	if (ip->version != 4 || ihl < sizeof(*ip) || bpf_ntohs(ip->tot_len) < ihl ||
-	    ETH_HLEN + (__u32)bpf_ntohs(ip->tot_len) > skb->len)
+	    ETH_HLEN + (__u32)bpf_ntohs(ip->tot_len) > pkt_len)
 		return -STAT_DROP_MALFORMED;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return PARSE_NOT_FLOW;
@@ -107,6 +105,20 @@ static __always_inline int parse_flow4(struct __sk_buff *skb, struct flow4 *f)
 		f->dport = udp->dest;
 	}
 	return PARSE_OK;
+}
+
+static __always_inline int parse_flow4(struct __sk_buff *skb, struct flow4 *f)
+{
+	pull_headers(skb);
+	return parse_flow4_data((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len, f);
+}
+
+static __always_inline int parse_flow4_xdp(struct xdp_md *ctx, struct flow4 *f)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return parse_flow4_data(data, data_end, data_end - data, f);
 }
 
 #endif

@@ -11,7 +11,9 @@ enum svc_scope {
 };
 
 enum svc_flags {
-	SVC_F_AFFINITY = 1 << 0, /* ClientIP session affinity */
+	SVC_F_AFFINITY = 1 << 0,      /* ClientIP session affinity */
+	SVC_F_LOCAL_ONLY = 1 << 1,    /* externalTrafficPolicy Local: no local backend means drop */
+	SVC_F_SOURCE_RANGES = 1 << 2, /* loadBalancerSourceRanges: only sources in lb_src_v4 */
 };
 
 enum backend_flags {
@@ -24,6 +26,8 @@ enum backend_flags {
 enum ct_dir {
 	CT_DIR_SERVICE = 0,
 	CT_DIR_REPLY = 1,
+	CT_DIR_EXTERNAL = 2,       /* from outside the node to an external frontend (xdp) */
+	CT_DIR_EXTERNAL_REPLY = 3, /* its backend's reply, keyed as it reaches this node */
 };
 
 enum ct_flags {
@@ -78,10 +82,18 @@ struct ct_entry_v4 {
 	__u32 backend_id; /* service leg */
 	__u32 revnat_id;
 	__u32 svc_id;
-	__be32 client_ip; /* reply leg of a hairpin flow: the pod to hand the reply back to */
-	__u16 flags;      /* enum ct_flags */
+	__be32 client_ip;   /* the flow's client: where hairpin and source-NATed replies go back to */
+	__u16 flags;        /* enum ct_flags */
+	__be16 client_port; /* the client's port, for source-NATed replies */
+	__be16 nat_port;    /* the node's port a remote backend answers to (0: not source-NATed) */
 	__u16 pad;
-	__u32 pad2;
+};
+
+/* loadBalancerSourceRanges: (service, source prefix) as an LPM key; prefixlen counts svc_id's 32 bits. */
+struct src_range_key_v4 {
+	__u32 prefixlen;
+	__u32 svc_id; /* network byte order, so that it is a prefix of the key */
+	__be32 addr;
 };
 
 struct affinity_key_v4 {
@@ -110,6 +122,13 @@ enum stat_reason {
 	STAT_DROP_NO_BACKEND_ENTRY, /* slot names a backend id that is not in backends_v4 */
 	STAT_DROP_CT_FULL,       /* conntrack entry could not be created */
 	STAT_DROP_REWRITE,       /* a packet rewrite helper failed */
+	STAT_EXTERNAL_LOCAL,     /* outside traffic DNATed to a backend on this node */
+	STAT_EXTERNAL_REMOTE,    /* outside traffic source- and destination-NATed to another node's backend */
+	STAT_EXTERNAL_REPLY,     /* a reply of outside traffic translated back to the frontend */
+	STAT_DROP_NO_LOCAL_BACKEND, /* externalTrafficPolicy Local without a backend on this node */
+	STAT_DROP_SOURCE_RANGE,  /* source outside loadBalancerSourceRanges */
+	STAT_DROP_NAT_PORTS,     /* no free node port to source-NAT a flow to a remote backend */
+	STAT_DROP_NO_ROUTE,      /* no route to the remote backend or back to the client */
 	STAT__MAX,
 };
 

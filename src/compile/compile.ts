@@ -3,7 +3,8 @@ import { buildTable } from '../maglev/index.js';
 import type { ClusterState } from '../model/state.js';
 import type { Endpoint, EndpointSlice, NodeInfo, Rejection, Service, ServicePort, TrafficPolicy } from '../model/types.js';
 import { endpointsForNewFlows } from './endpoints.js';
-import { backendKey, frontendKey, type FrontendScope, type LbBackend, type LbFrontend, type LbService } from './types.js';
+import { isIPv4 } from 'node:net';
+import { backendKey, frontendKey, type FrontendKind, type FrontendScope, type LbBackend, type LbFrontend, type LbService } from './types.js';
 
 export interface CompileOptions {
   /** This node: which endpoints are local, its zone for topology hints, its addresses for node ports. */
@@ -36,9 +37,9 @@ function endpointsOfPort(port: ServicePort, slices: readonly EndpointSlice[]): M
 
 /** Where traffic from outside reaches a port: node ports on this node's addresses, external and load-balancer IPs. */
 function externalFrontends(service: Service, port: ServicePort, node: NodeInfo): LbFrontend[] {
-  const at = (address: string, p: number): LbFrontend => ({ address, port: p, protocol: port.protocol, scope: 'external' });
-  const nodePorts = port.nodePort !== null && service.type !== 'ClusterIP' ? node.addresses.map((a) => at(a, port.nodePort ?? 0)) : [];
-  return [...nodePorts, ...service.externalIPs.map((a) => at(a, port.port)), ...service.loadBalancerIPs.map((a) => at(a, port.port))];
+  const at = (kind: FrontendKind, p: number) => (address: string): LbFrontend => ({ address, port: p, protocol: port.protocol, scope: 'external', kind });
+  const nodePorts = port.nodePort !== null && service.type !== 'ClusterIP' ? node.addresses.map(at('nodePort', port.nodePort)) : [];
+  return [...nodePorts, ...service.externalIPs.map(at('externalIP', port.port)), ...service.loadBalancerIPs.map(at('loadBalancerIP', port.port))];
 }
 
 /** The Maglev table over the endpoints that may take new flows, as indices into `backends`. */
@@ -67,6 +68,7 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
   const usableKeys = (policy: TrafficPolicy): string[] =>
     endpointsForNewFlows(endpoints, policy, options.node).map((e) => backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }));
 
+  const localOnly = service.externalTrafficPolicy === 'Local';
   const lb = (scope: FrontendScope, frontends: LbFrontend[], table: Uint32Array): LbService => ({
     key: `${service.key}:${port.name}/${scope}`,
     service: service.key,
@@ -76,10 +78,13 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
     backends,
     table,
     affinityTimeoutSeconds: service.affinityTimeoutSeconds,
+    localOnly: scope === 'external' && localOnly,
+    sourceRanges: scope === 'external' ? service.loadBalancerSourceRanges.filter((r) => isIPv4(r.split('/')[0] ?? '')) : [],
+    healthCheckNodePort: scope === 'external' && localOnly ? service.healthCheckNodePort : null,
   });
   const internalKeys = usableKeys(service.internalTrafficPolicy);
   const internalTable = tableFor(internalKeys, backends, options);
-  const out = [lb('internal', service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const })), internalTable)];
+  const out = [lb('internal', service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const, kind: 'clusterIP' as const })), internalTable)];
   const external = externalFrontends(service, port, options.node);
   if (external.length > 0) {
     const externalKeys = usableKeys(service.externalTrafficPolicy);

@@ -5,11 +5,15 @@ export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 /** internal: reached from pods (tc); external: reached from outside the node (xdp), e.g. NodePort. */
 export type FrontendScope = 'internal' | 'external';
 
+/** How a frontend came about: the cluster IP, a node port, an external IP or a load-balancer IP. */
+export type FrontendKind = 'clusterIP' | 'nodePort' | 'externalIP' | 'loadBalancerIP';
+
 export interface LbFrontend {
   address: string; // dotted IPv4
   port: number;
   protocol: Protocol;
   scope: FrontendScope;
+  kind: FrontendKind;
 }
 
 export interface LbBackend {
@@ -43,6 +47,12 @@ export interface LbService {
   table: Uint32Array;
   /** ClientIP session affinity timeout in seconds; 0 when affinity is off. */
   affinityTimeoutSeconds: number;
+  /** externalTrafficPolicy Local on an external service: without a local backend, traffic is dropped. */
+  localOnly: boolean;
+  /** loadBalancerSourceRanges (IPv4 CIDRs) that load-balancer IP frontends admit; empty: any source. */
+  sourceRanges: string[];
+  /** The node port answering health checks for this node (externalTrafficPolicy Local), or null. */
+  healthCheckNodePort: number | null;
 }
 
 export function backendKey(b: { address: string; port: number; protocol: Protocol }): string {

@@ -4,7 +4,7 @@
 // endpoint change then costs one service's work, not the whole cluster's.
 import { backendKey, type LbService } from '../compile/types.js';
 import { BackendFlag, IPPROTO, SvcFlag, SvcScope } from './layout.js';
-import { emptyMapState, frontendHex, revnatKey, type IdBooks, type MapState } from './state.js';
+import { emptyMapState, frontendHex, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
 
 /** The map keys a set of changes may have altered: the only ones the diff has to compare. */
 export interface TouchedKeys {
@@ -12,6 +12,7 @@ export interface TouchedKeys {
   backends: Set<number>;
   revnat: Set<number>;
   tables: Set<number>;
+  sourceRanges: Set<string>;
 }
 
 /** What one compiled service put into the desired maps, to take it out again exactly. */
@@ -25,6 +26,7 @@ interface Contribution {
   backendKeys: string[];
   frontendHexes: string[];
   revnatKeys: string[];
+  sourceRangeHexes: string[];
 }
 
 /** A service's backends that left it in one update: their flows may need clearing (see conntrack.ts). */
@@ -75,7 +77,7 @@ export class DesiredState {
 
   /** Brings the desired maps to exactly `services`, rendering only those not seen in this form before. */
   update(services: readonly LbService[]): DesiredUpdate {
-    const touched: TouchedKeys = { frontends: new Set(), backends: new Set(), revnat: new Set(), tables: new Set() };
+    const touched: TouchedKeys = { frontends: new Set(), backends: new Set(), revnat: new Set(), tables: new Set(), sourceRanges: new Set() };
     const generation = ++this.generation;
     const changed: LbService[] = [];
     let kept = 0;
@@ -148,6 +150,15 @@ export class DesiredState {
     if (table.length > 0) maps.tables.set(svcId, table);
     touched.tables.add(svcId);
 
+    const sourceRangeHexes = svc.sourceRanges.map((cidr) => {
+      const [address = '', prefix = '32'] = cidr.split('/');
+      const key = { svcId, address, prefixLength: Number(prefix) };
+      const hex = sourceRangeHex(key);
+      maps.sourceRanges.set(hex, key);
+      touched.sourceRanges.add(hex);
+      return hex;
+    });
+    const baseFlags = (svc.affinityTimeoutSeconds > 0 ? SvcFlag.affinity : 0) | (svc.localOnly ? SvcFlag.localOnly : 0);
     const frontendHexes: string[] = [];
     const revnatKeys: string[] = [];
     for (const f of svc.frontends) {
@@ -169,12 +180,12 @@ export class DesiredState {
           revnatId,
           lbSize: table.length,
           backendCount: usable,
-          flags: svc.affinityTimeoutSeconds > 0 ? SvcFlag.affinity : 0,
+          flags: baseFlags | (f.kind === 'loadBalancerIP' && svc.sourceRanges.length > 0 ? SvcFlag.sourceRanges : 0),
           affinityTimeout: svc.affinityTimeoutSeconds,
         },
       });
     }
-    return { source: svc, seen: this.generation, svcId, backendIds, backendKeys, frontendHexes, revnatKeys };
+    return { source: svc, seen: this.generation, svcId, backendIds, backendKeys, frontendHexes, revnatKeys, sourceRangeHexes };
   }
 
   private withdraw(c: Contribution, touched: TouchedKeys): void {
@@ -186,6 +197,10 @@ export class DesiredState {
     }
     maps.tables.delete(c.svcId);
     touched.tables.add(c.svcId);
+    for (const hex of c.sourceRangeHexes) {
+      maps.sourceRanges.delete(hex);
+      touched.sourceRanges.add(hex);
+    }
     for (const [i, key] of c.backendKeys.entries()) {
       const id = c.backendIds[i] ?? 0;
       if (this.backendRefs.drop(key)) maps.backends.delete(id);

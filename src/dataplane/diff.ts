@@ -1,14 +1,14 @@
 // The ordered list of map writes that turns the applied state into the desired one, make before break.
 // Writes come in phases, each a batch of one kind:
-//   1. backends and reverse-NAT entries that are new or changed;
+//   1. backends, reverse-NAT entries and source ranges that are new or changed;
 //   2. Maglev tables that are new, or at least as large as the one they replace;
 //   3. frontends (svc_v4) that are new or changed: each now names a table at least as large as its
 //      lb_size, so `hash % lb_size` always finds a slot;
 //   4. frontends that are gone;
 //   5. tables that shrank (their frontends already announce the smaller size), then tables that are
 //      gone (no frontend names them any more);
-//   6. reverse-NAT entries and backends that are gone, after everything that could still name them.
-import type { BackendValue, RevnatValue, SvcKey, SvcValue } from './layout.js';
+//   6. source ranges, reverse-NAT entries and backends that are gone, after everything that could still name them.
+import type { BackendValue, RevnatValue, SourceRangeKey, SvcKey, SvcValue } from './layout.js';
 import type { TouchedKeys } from './desired.js';
 import type { MapState } from './state.js';
 
@@ -20,7 +20,9 @@ export type Op =
   | { kind: 'frontend-delete'; key: SvcKey }
   | { kind: 'table-delete'; svcId: number }
   | { kind: 'revnat-delete'; id: number }
-  | { kind: 'backend-delete'; id: number };
+  | { kind: 'backend-delete'; id: number }
+  | { kind: 'range-put'; key: SourceRangeKey }
+  | { kind: 'range-delete'; key: SourceRangeKey };
 
 function sameRecord<T extends object>(a: T | undefined, b: T): boolean {
   if (!a) return false;
@@ -60,6 +62,15 @@ export function diff(desired: MapState, applied: MapState, touched?: TouchedKeys
     } else if (!sameRecord(applied.revnat.get(id), value)) puts.push({ kind: 'revnat-put', id, value });
   }
 
+  const rangeDeletes: Op[] = [];
+  for (const hex of keysOf(desired.sourceRanges, applied.sourceRanges, touched?.sourceRanges)) {
+    const key = desired.sourceRanges.get(hex);
+    const current = applied.sourceRanges.get(hex);
+    if (key === undefined) {
+      if (current !== undefined) rangeDeletes.push({ kind: 'range-delete', key: current });
+    } else if (current === undefined) puts.push({ kind: 'range-put', key });
+  }
+
   const growingTables: Op[] = [];
   const shrinkingTables: Op[] = [];
   const tableDeletes: Op[] = [];
@@ -82,5 +93,5 @@ export function diff(desired: MapState, applied: MapState, touched?: TouchedKeys
       if (current !== undefined) frontendDeletes.push({ kind: 'frontend-delete', key: current.key });
     } else if (!sameRecord(current?.value, f.value)) frontendPuts.push({ kind: 'frontend-put', key: f.key, value: f.value });
   }
-  return [...puts, ...growingTables, ...frontendPuts, ...frontendDeletes, ...shrinkingTables, ...tableDeletes, ...revnatDeletes, ...backendDeletes];
+  return [...puts, ...growingTables, ...frontendPuts, ...frontendDeletes, ...shrinkingTables, ...tableDeletes, ...rangeDeletes, ...revnatDeletes, ...backendDeletes];
 }

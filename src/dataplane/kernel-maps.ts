@@ -6,17 +6,20 @@ import {
   decodeTable,
   decodeBackend,
   decodeRevnat,
+  decodeSourceRangeKey,
   decodeSvcKey,
   decodeSvcValue,
   decodeU32,
   encodeBackend,
   encodeRevnat,
+  encodeSourceRangeKey,
   encodeSvcKey,
   encodeSvcValue,
   encodeTable,
   encodeU32,
   type BackendValue,
   type RevnatValue,
+  type SourceRangeKey,
   type SvcKey,
 } from './layout.js';
 import { emptyMapState, frontendHex, type FrontendEntry, type MapState } from './state.js';
@@ -27,11 +30,14 @@ export interface ServiceMapHandles {
   backends: BpfMap;
   revnat: BpfMap;
   maglev: BpfMap;
+  sourceRanges: BpfMap;
 }
 
 export function openServiceMaps(obj: BpfObject): ServiceMapHandles {
-  return { svc: obj.map('svc_v4'), backends: obj.map('backends_v4'), revnat: obj.map('revnat_v4'), maglev: obj.map('maglev_v4') };
+  return { svc: obj.map('svc_v4'), backends: obj.map('backends_v4'), revnat: obj.map('revnat_v4'), maglev: obj.map('maglev_v4'), sourceRanges: obj.map('lb_src_v4') };
 }
+
+const SOURCE_RANGE_VALUE = Buffer.from([1]);
 
 /** Inner maps kept open at once while a batch of tables is swapped in. */
 const TABLES_PER_BATCH = 1024;
@@ -63,6 +69,14 @@ export class KernelServiceMaps implements ServiceMaps {
   }
   deleteFrontends(keys: readonly SvcKey[]): void {
     this.maps.svc.deleteBatch(packed(keys, encodeSvcKey), keys.length);
+  }
+
+  putSourceRanges(keys: readonly SourceRangeKey[]): void {
+    // An LPM trie takes no batch operations: one update per entry (there are few).
+    for (const key of keys) this.maps.sourceRanges.update(encodeSourceRangeKey(key), SOURCE_RANGE_VALUE);
+  }
+  deleteSourceRanges(keys: readonly SourceRangeKey[]): void {
+    for (const key of keys) this.maps.sourceRanges.delete(encodeSourceRangeKey(key));
   }
 
   /**
@@ -97,6 +111,7 @@ export class KernelServiceMaps implements ServiceMaps {
     });
     forEachEntry(this.maps.backends, (k, v) => state.backends.set(decodeU32(k), decodeBackend(v)));
     forEachEntry(this.maps.revnat, (k, v) => state.revnat.set(decodeU32(k), decodeRevnat(v)));
+    for (const k of this.maps.sourceRanges.keys()) state.sourceRanges.set(k.toString('hex'), decodeSourceRangeKey(k));
     for (const k of this.maps.maglev.keys()) {
       const id = this.maps.maglev.innerId(k);
       if (id === null) continue;

@@ -39,9 +39,9 @@ export function protocolName(n: number): Protocol | `proto-${number}` {
 }
 
 export const SvcScope = { internal: 0, external: 1 } as const;
-export const SvcFlag = { affinity: 1 << 0 } as const;
+export const SvcFlag = { affinity: 1 << 0, localOnly: 1 << 1, sourceRanges: 1 << 2 } as const;
 export const BackendFlag = { terminating: 1 << 0, local: 1 << 1 } as const;
-export const CtDir = { service: 0, reply: 1 } as const;
+export const CtDir = { service: 0, reply: 1, external: 2, externalReply: 3 } as const;
 export const CtFlag = { seenReply: 1 << 0, closing: 1 << 1, hairpin: 1 << 2 } as const;
 /** Inner Maglev maps may each have their own size (BPF_F_INNER_MAP) and are written through mmap. */
 export const BPF_F_INNER_MAP = 0x1000;
@@ -63,6 +63,13 @@ export const STAT_REASONS = [
   'drop_no_backend_entry',
   'drop_ct_full',
   'drop_rewrite',
+  'external_local',
+  'external_remote',
+  'external_reply',
+  'drop_no_local_backend',
+  'drop_source_range',
+  'drop_nat_ports',
+  'drop_no_route',
 ] as const;
 export type StatReason = (typeof STAT_REASONS)[number];
 
@@ -77,6 +84,7 @@ export const SIZES = {
   affinity_key_v4: 8,
   affinity_val: 16,
   stat_val: 16,
+  src_range_key_v4: 12,
 } as const;
 
 export interface SvcKey {
@@ -219,6 +227,8 @@ export interface CtEntry {
   svcId: number;
   clientIp: string;
   flags: number;
+  clientPort: number;
+  natPort: number;
 }
 export function decodeCtEntry(b: Buffer): CtEntry {
   return {
@@ -230,7 +240,26 @@ export function decodeCtEntry(b: Buffer): CtEntry {
     svcId: readU32(b, 32),
     clientIp: readIPv4(b, 36),
     flags: readU16(b, 40),
+    clientPort: b.readUInt16BE(42),
+    natPort: b.readUInt16BE(44),
   };
+}
+
+/** A loadBalancerSourceRanges entry: the LPM key (svc_id, then the address, as one prefix). */
+export interface SourceRangeKey {
+  svcId: number;
+  address: string;
+  prefixLength: number;
+}
+export function encodeSourceRangeKey(k: SourceRangeKey): Buffer {
+  const b = Buffer.alloc(SIZES.src_range_key_v4);
+  writeU32(b, 32 + k.prefixLength, 0);
+  b.writeUInt32BE(k.svcId, 4);
+  writeIPv4(b, k.address, 8);
+  return b;
+}
+export function decodeSourceRangeKey(b: Buffer): SourceRangeKey {
+  return { prefixLength: readU32(b, 0) - 32, svcId: b.readUInt32BE(4), address: readIPv4(b, 8) };
 }
 
 /** Sums a PERCPU_ARRAY value of struct stat_val over all CPUs. */

@@ -9,17 +9,25 @@ export const DATAPATH_OBJECT = path.join(repoRoot, 'bpf', 'build', 'lb.bpf.o');
 export const Programs = {
   fromPod: 'kbp_from_pod',
   toPod: 'kbp_to_pod',
+  fromWorld: 'kbp_from_world',
+  toWorld: 'kbp_to_world',
 } as const;
 
 export interface DatapathOptions {
   pinDir: string;
   /** Source address given to a pod's own packets when it reaches itself through a service. */
   hairpinAddress: string;
+  /** This node's address on its interface: the source of outside flows NATed to other nodes' backends. */
+  nodeAddress?: string;
   objectPath?: string;
 }
 
 export async function loadDatapath(options: DatapathOptions): Promise<BpfObject> {
-  const hairpin = Buffer.alloc(4);
-  writeIPv4(hairpin, options.hairpinAddress, 0);
-  return native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata: { hairpin_addr: hairpin } });
+  const address = (ip: string): Buffer => {
+    const b = Buffer.alloc(4);
+    writeIPv4(b, ip, 0);
+    return b;
+  };
+  const rodata = { hairpin_addr: address(options.hairpinAddress), ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}) };
+  return native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata });
 }

@@ -7,8 +7,10 @@ import {
   IPPROTO,
   SvcFlag,
   SvcScope,
+  encodeSourceRangeKey,
   encodeSvcKey,
   type BackendValue,
+  type SourceRangeKey,
   type RevnatValue,
   type SvcKey,
   type SvcValue,
@@ -27,14 +29,20 @@ export interface MapState {
   revnat: Map<number, RevnatValue>;
   /** maglev_v4: svc_id -> backend id by slot. */
   tables: Map<number, Uint32Array>;
+  /** lb_src_v4, by the hex of the encoded key. */
+  sourceRanges: Map<string, SourceRangeKey>;
 }
 
 export function emptyMapState(): MapState {
-  return { frontends: new Map(), backends: new Map(), revnat: new Map(), tables: new Map() };
+  return { frontends: new Map(), backends: new Map(), revnat: new Map(), tables: new Map(), sourceRanges: new Map() };
 }
 
 export function frontendHex(key: SvcKey): string {
   return encodeSvcKey(key).toString('hex');
+}
+
+export function sourceRangeHex(key: SourceRangeKey): string {
+  return encodeSourceRangeKey(key).toString('hex');
 }
 
 export function revnatKey(v: RevnatValue): string {

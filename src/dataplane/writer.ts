@@ -1,8 +1,8 @@
 // Carries out diff ops on a set of service maps, a batch per run of ops of one kind, keeping `applied`
 // in step with what was written. On a failure the caller re-reads the maps (see Reconciler).
 import type { Op } from './diff.js';
-import type { BackendValue, RevnatValue, SvcKey } from './layout.js';
-import { frontendHex, type FrontendEntry, type MapState } from './state.js';
+import type { BackendValue, RevnatValue, SourceRangeKey, SvcKey } from './layout.js';
+import { frontendHex, sourceRangeHex, type FrontendEntry, type MapState } from './state.js';
 
 /** The service maps as the writer needs them; implemented over the kernel and in memory for tests. */
 export interface ServiceMaps {
@@ -15,6 +15,8 @@ export interface ServiceMaps {
   deleteTables(svcIds: readonly number[]): void;
   putFrontends(entries: readonly FrontendEntry[]): void;
   deleteFrontends(keys: readonly SvcKey[]): void;
+  putSourceRanges(keys: readonly SourceRangeKey[]): void;
+  deleteSourceRanges(keys: readonly SourceRangeKey[]): void;
   /** Reads back everything (at start and after a failed write). */
   dump(): MapState;
 }
@@ -55,6 +57,14 @@ function writeRun(ops: readonly Op[], maps: ServiceMaps, applied: MapState): voi
     case 'backend-delete':
       maps.deleteBackends(as<'backend-delete'>().map((op) => op.id));
       for (const op of as<'backend-delete'>()) applied.backends.delete(op.id);
+      break;
+    case 'range-put':
+      maps.putSourceRanges(as<'range-put'>().map((op) => op.key));
+      for (const op of as<'range-put'>()) applied.sourceRanges.set(sourceRangeHex(op.key), op.key);
+      break;
+    case 'range-delete':
+      maps.deleteSourceRanges(as<'range-delete'>().map((op) => op.key));
+      for (const op of as<'range-delete'>()) applied.sourceRanges.delete(sourceRangeHex(op.key));
       break;
     case undefined:
       break;

@@ -9,7 +9,8 @@ export function describeServices(services: readonly LbService[], rejected: reado
   const lines: string[] = [];
   for (const s of services) {
     const usable = new Set(s.table).size;
-    lines.push(`SVC ${s.key} ${s.frontends.map(frontendKey).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}`);
+    const external = s.scope === 'external' ? ` local-only=${s.localOnly} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}` : '';
+    lines.push(`SVC ${s.key} ${s.frontends.map((f) => `${frontendKey(f)}(${f.kind})`).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}${external}`);
     const slots = new Uint32Array(s.backends.length);
     for (const i of s.table) slots[i] = (slots[i] ?? 0) + 1;
     s.backends.forEach((b, i) => {

@@ -1,7 +1,7 @@
 // In-memory service maps that answer, like the datapath would, which backend a packet reaches.
-import { emptyMapState, frontendHex, type FrontendEntry, type MapState } from '../../src/dataplane/state.js';
+import { emptyMapState, frontendHex, sourceRangeHex, type FrontendEntry, type MapState } from '../../src/dataplane/state.js';
 import type { ServiceMaps } from '../../src/dataplane/writer.js';
-import type { BackendValue, RevnatValue, SvcKey } from '../../src/dataplane/layout.js';
+import type { BackendValue, RevnatValue, SourceRangeKey, SvcKey } from '../../src/dataplane/layout.js';
 
 export class MemoryServiceMaps implements ServiceMaps {
   readonly state: MapState = emptyMapState();
@@ -33,6 +33,13 @@ export class MemoryServiceMaps implements ServiceMaps {
     this.each(keys, (k) => this.state.frontends.delete(frontendHex(k)));
   }
 
+  putSourceRanges(keys: readonly SourceRangeKey[]): void {
+    this.each(keys, (k) => this.state.sourceRanges.set(sourceRangeHex(k), { ...k }));
+  }
+  deleteSourceRanges(keys: readonly SourceRangeKey[]): void {
+    this.each(keys, (k) => this.state.sourceRanges.delete(sourceRangeHex(k)));
+  }
+
   /** A batch lands one element at a time, as the kernel's batch calls do: invariants hold after each. */
   private each<T>(items: readonly T[], write: (item: T) => void): void {
     for (const item of items) {
@@ -47,6 +54,7 @@ export class MemoryServiceMaps implements ServiceMaps {
     for (const [k, v] of this.state.backends) copy.backends.set(k, { ...v });
     for (const [k, v] of this.state.revnat) copy.revnat.set(k, { ...v });
     for (const [k, v] of this.state.tables) copy.tables.set(k, Uint32Array.from(v));
+    for (const [k, v] of this.state.sourceRanges) copy.sourceRanges.set(k, { ...v });
     return copy;
   }
 

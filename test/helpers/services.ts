@@ -20,9 +20,12 @@ export function lbService(
     service: key.split(':')[0] ?? key,
     portName: key.split(':')[1] ?? '',
     scope: 'internal',
-    frontends: frontends.map((f) => ({ ...f, scope: 'internal' as const })),
+    frontends: frontends.map((f) => ({ ...f, scope: 'internal' as const, kind: 'clusterIP' as const })),
     backends: full,
     table: Uint32Array.from(table, (slot) => indexOf.get(names[slot] ?? '') ?? 0),
     affinityTimeoutSeconds: options.affinityTimeoutSeconds ?? 0,
+    localOnly: false,
+    sourceRanges: [],
+    healthCheckNodePort: null,
   };
 }

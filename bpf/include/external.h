@@ -1,0 +1,245 @@
+/*
+ * Traffic from outside the node to its external frontends (node ports, load-balancer and external
+ * IPs), at XDP on the node's interface:
+ *   - a backend on this node: DNAT and pass to the stack, which routes to the pod; the reply is
+ *     reverse-NATed on its way out of the same interface (tc egress), the client's IP is kept;
+ *   - a backend on another node: SNAT to this node's address and a port of its own range, DNAT,
+ *     and send it straight back out toward that node; the reply comes back here and is reversed.
+ * Both legs live in ct_v4 (CT_DIR_EXTERNAL, CT_DIR_EXTERNAL_REPLY), apart from pod flows.
+ */
+#ifndef KBP_EXTERNAL_H
+#define KBP_EXTERNAL_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+#include "parse.h"
+#include "nat.h"
+#include "conntrack.h"
+#include "maglev.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/* Source ports for flows NATed to a remote backend: above Linux's default ephemeral range
+ * (32768-60999), so the node's own connections never collide with them. */
+#define NAT_PORT_MIN 61000
+#define NAT_PORT_COUNT (65535 - NAT_PORT_MIN + 1)
+#define NAT_PORT_TRIES 16
+
+/* This node's address: the source of flows NATed to remote backends (set by the agent at load;
+ * 0 means the frontend's own address, right for node ports). */
+const volatile __be32 node_addr = 0;
+
+/* Only sources within the service's loadBalancerSourceRanges, when it has any. */
+static __always_inline bool source_allowed(const struct svc_val_v4 *svc, __be32 saddr)
+{
+	struct src_range_key_v4 key = { .prefixlen = 64, .svc_id = bpf_htonl(svc->svc_id), .addr = saddr };
+
+	if (!(svc->flags & SVC_F_SOURCE_RANGES))
+		return true;
+	return bpf_map_lookup_elem(&lb_src_v4, &key) != NULL;
+}
+
+/*
+ * Sends a rewritten frame toward (saddr -> daddr): the FIB gives the next hop's and our MACs. A next
+ * hop without a neighbour entry yet goes through the stack, which resolves it. Returns the XDP action,
+ * or -STAT_DROP_NO_ROUTE.
+ */
+static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u8 proto, __u16 ip_len)
+{
+	struct bpf_fib_lookup p = {
+		.family = AF_INET,
+		.l4_protocol = proto,
+		.tot_len = ip_len,
+		.ifindex = ctx->ingress_ifindex,
+		.ipv4_src = saddr,
+		.ipv4_dst = daddr,
+	};
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	int rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return XDP_PASS;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return -STAT_DROP_NO_ROUTE;
+	if ((void *)(eth + 1) > data_end)
+		return -STAT_DROP_REWRITE;
+	__builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
+	return p.ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(p.ifindex, 0);
+}
+
+static __always_inline void reply_key(struct ct_key_v4 *key, const struct backend_v4 *be, __be32 daddr, __be16 dport,
+				      __u8 proto)
+{
+	key->saddr = be->ip;
+	key->daddr = daddr;
+	key->sport = be->port;
+	key->dport = dport;
+	key->proto = proto;
+	key->dir = CT_DIR_EXTERNAL_REPLY;
+	key->pad = 0;
+}
+
+/* A node port for a new flow to a remote backend, free for that backend; 0 when none is. */
+static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr, __u64 now)
+{
+	__u32 start = flow_hash(f);
+	struct ct_key_v4 key;
+	__be16 port;
+
+	for (int i = 0; i < NAT_PORT_TRIES; i++) {
+		port = bpf_htons(NAT_PORT_MIN + (start + i * 7919) % NAT_PORT_COUNT);
+		reply_key(&key, be, snat_addr, port, f->proto);
+		if (!ct_lookup(&key, now))
+			return port;
+	}
+	return 0;
+}
+
+/* Both legs of a new outside flow. Returns 0 or -STAT_DROP_CT_FULL. */
+static __always_inline int ct_create_external(const struct flow4 *f, const struct svc_val_v4 *svc, const struct backend_v4 *be,
+					      __u32 backend_id, __be32 snat_addr, __be16 nat_port, __u32 len, __u64 now)
+{
+	struct ct_entry_v4 e = {
+		.expires_ns = now + ct_lifetime(f, 0),
+		.packets = 1,
+		.bytes = len,
+		.backend_id = backend_id,
+		.revnat_id = svc->revnat_id,
+		.svc_id = svc->svc_id,
+		.client_ip = f->saddr,
+		.client_port = f->sport,
+		.nat_port = nat_port,
+	};
+	struct ct_key_v4 key;
+
+	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL);
+	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
+		return -STAT_DROP_CT_FULL;
+	if (nat_port)
+		reply_key(&key, be, snat_addr, nat_port, f->proto);
+	else
+		reply_key(&key, be, f->saddr, f->sport, f->proto);
+	e.packets = 0;
+	e.bytes = 0;
+	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
+		return -STAT_DROP_CT_FULL;
+	return 0;
+}
+
+/* A packet from outside to an external frontend. Returns the stat reason; *action the XDP verdict. */
+static __always_inline int external_to_service(struct xdp_md *ctx, const struct flow4 *f, const struct svc_val_v4 *svc,
+					       int *action)
+{
+	__u32 len = ctx->data_end - ctx->data;
+	__be32 snat_addr = node_addr ? node_addr : f->daddr;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct backend_v4 *be = NULL;
+	struct ct_entry_v4 *ct;
+	struct ct_key_v4 key;
+	__u32 backend_id = 0;
+	__be16 nat_port = 0;
+	int reason = STAT_CT_HIT;
+	int err;
+
+	*action = XDP_PASS;
+	if (!source_allowed(svc, f->saddr))
+		return STAT_DROP_SOURCE_RANGE;
+	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL);
+	ct = ct_lookup_flow(&key, f, len, now, &be);
+	if (ct && be) {
+		backend_id = ct->backend_id;
+		nat_port = ct->nat_port;
+	} else {
+		if (!svc->backend_count)
+			return svc->flags & SVC_F_LOCAL_ONLY ? STAT_DROP_NO_LOCAL_BACKEND : STAT_DROP_NO_BACKEND;
+		be = backend_for_new_flow(svc, f, now, &backend_id, &reason);
+		if (!be)
+			return reason;
+		if (!(be->flags & BACKEND_F_LOCAL)) {
+			nat_port = nat_port_for(f, be, snat_addr, now);
+			if (!nat_port)
+				return STAT_DROP_NAT_PORTS;
+		}
+		err = ct_create_external(f, svc, be, backend_id, snat_addr, nat_port, len, now);
+		if (err)
+			return -err;
+		affinity_record(svc, f->saddr, backend_id, now);
+	}
+
+	err = nat_rewrite_xdp(ctx, f, NAT_DST, be->ip, be->port);
+	if (err)
+		return -err;
+	if (!nat_port)
+		return STAT_EXTERNAL_LOCAL;
+	err = nat_rewrite_xdp(ctx, f, NAT_SRC, snat_addr, nat_port);
+	if (err)
+		return -err;
+	err = fib_forward(ctx, snat_addr, be->ip, f->proto, f->ip_len);
+	if (err < 0)
+		return -err;
+	*action = err;
+	return STAT_EXTERNAL_REMOTE;
+}
+
+/* A remote backend's reply to a flow this node source-NATed: back to the client, from the frontend. */
+static __always_inline int external_reply(struct xdp_md *ctx, const struct flow4 *f, int *action)
+{
+	__u32 len = ctx->data_end - ctx->data;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct ct_entry_v4 *ct;
+	struct revnat_v4 *rn;
+	struct ct_key_v4 key;
+	int err;
+
+	*action = XDP_PASS;
+	if (bpf_ntohs(f->dport) < NAT_PORT_MIN) /* not one of ours: no lookup for the node's own traffic */
+		return STAT_PASS;
+	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL_REPLY);
+	ct = ct_lookup(&key, now);
+	if (!ct || !ct->nat_port)
+		return STAT_PASS;
+	rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
+	if (!rn)
+		return STAT_PASS;
+	ct_refresh(ct, f, len, now, CT_F_SEEN_REPLY);
+	err = nat_rewrite_xdp(ctx, f, NAT_SRC, rn->vip, rn->port);
+	if (!err)
+		err = nat_rewrite_xdp(ctx, f, NAT_DST, ct->client_ip, ct->client_port);
+	if (err)
+		return -err;
+	err = fib_forward(ctx, rn->vip, ct->client_ip, f->proto, f->ip_len);
+	if (err < 0)
+		return -err;
+	*action = err;
+	return STAT_EXTERNAL_REPLY;
+}
+
+/* A local backend's reply leaving the node (tc egress): it must come from the frontend. */
+static __always_inline int external_local_reply(struct __sk_buff *skb, const struct flow4 *f)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct ct_entry_v4 *ct;
+	struct revnat_v4 *rn;
+	struct ct_key_v4 key;
+	int err;
+
+	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL_REPLY);
+	ct = ct_lookup(&key, now);
+	if (!ct || ct->nat_port)
+		return STAT_PASS;
+	rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
+	if (!rn)
+		return STAT_PASS;
+	ct_refresh(ct, f, skb->len, now, CT_F_SEEN_REPLY);
+	err = nat_rewrite(skb, f, NAT_SRC, rn->vip, rn->port);
+	return err ? -err : STAT_EXTERNAL_REPLY;
+}
+
+#endif
