@@ -142,8 +142,12 @@ export interface NativeAddon {
   /** Attaches an XDP program (driver mode when the device supports it, otherwise generic), replacing any previous one. */
   xdpAttach(target: AttachTarget, program: BpfProgram): void;
   xdpDetach(target: AttachTarget): boolean;
-  /** BPF_PROG_TEST_RUN: runs the program `repeat` times on `packet` (an Ethernet frame). */
-  testRun(program: BpfProgram, packet: Buffer, repeat: number): Promise<TestRunResult>;
+  /**
+   * BPF_PROG_TEST_RUN: runs the program `repeat` times on `packet` (an Ethernet frame), inside `netns`
+   * when given (its FIB answers the program's lookups); an XDP program may be given `ifname` as the
+   * interface it receives on.
+   */
+  testRun(program: BpfProgram, packet: Buffer, repeat: number, options?: { netns?: string; ifname?: string }): Promise<TestRunResult>;
   /** Number of possible CPUs: the multiplier of per-CPU map values. */
   possibleCpus(): number;
 }

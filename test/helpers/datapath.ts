@@ -9,6 +9,7 @@ import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { readCounters, type Counters } from '../../src/dataplane/stats.js';
 
 export const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;
+export const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
 export const HAIRPIN_ADDRESS = '169.254.42.1';
 
 export function ensureBpffs(): void {
@@ -32,10 +33,10 @@ export interface LoadedDatapath {
   close(): void;
 }
 
-export async function loadTestDatapath(pinDir: string): Promise<LoadedDatapath> {
+export async function loadTestDatapath(pinDir: string, options: { nodeAddress?: string } = {}): Promise<LoadedDatapath> {
   ensureBpffs();
   mkdirSync(pinDir, { recursive: true });
-  const obj = await loadDatapath({ pinDir, hairpinAddress: HAIRPIN_ADDRESS });
+  const obj = await loadDatapath({ pinDir, hairpinAddress: HAIRPIN_ADDRESS, ...options });
   const reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(obj)));
   const ct = obj.map('ct_v4');
   const stats = obj.map('stats');

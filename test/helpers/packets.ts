@@ -17,6 +17,9 @@ export interface FrameSpec {
   payload?: Buffer;
   /** Leave the UDP checksum at 0 (no checksum). */
   noUdpChecksum?: boolean;
+  /** Ethernet addresses as 12 hex digits (defaults: a client sending to the host). */
+  srcMac?: string;
+  dstMac?: string;
 }
 
 function onesSum(buf: Buffer, initial = 0): number {
@@ -44,8 +47,8 @@ export function buildFrame(spec: FrameSpec): Buffer {
   const payload = spec.payload ?? Buffer.alloc(0);
   const l4len = (spec.proto === 'TCP' ? 20 : 8) + payload.length;
   const frame = Buffer.alloc(14 + 20 + l4len);
-  HOST_MAC.copy(frame, 0);
-  CLIENT_MAC.copy(frame, 6);
+  (spec.dstMac ? Buffer.from(spec.dstMac, 'hex') : HOST_MAC).copy(frame, 0);
+  (spec.srcMac ? Buffer.from(spec.srcMac, 'hex') : CLIENT_MAC).copy(frame, 6);
   frame.writeUInt16BE(0x0800, 12);
   const ip = frame.subarray(14, 34);
   ip.writeUInt8(0x45, 0);

@@ -26,8 +26,8 @@ describe('native addon', () => {
   });
 
   test('an object lists its programs and maps', () => {
-    assert.deepEqual(obj.programs().map((p) => p.name).sort(), [Programs.fromPod, Programs.toPod].sort());
-    assert.ok(obj.programs().every((p) => p.fd > 0 && p.section === 'tc'));
+    assert.deepEqual(obj.programs().map((p) => p.name).sort(), Object.values(Programs).sort());
+    assert.ok(obj.programs().every((p) => p.fd > 0 && p.section === (p.name === Programs.fromWorld ? 'xdp' : 'tc')));
     assert.ok(obj.mapNames().includes('svc_v4'));
     assert.equal(obj.map('backends_v4').info.keySize, 4);
   });
