@@ -6,6 +6,8 @@ export const ErrorCode = {
   AddonMissing: 'KBP_ADDON_MISSING',
   /** A Maglev table cannot be built (more backends than the largest table has slots). */
   MaglevTooManyBackends: 'KBP_MAGLEV_TOO_MANY_BACKENDS',
+  /** A flag or option names something that is not there (e.g. a node interface without an address). */
+  InvalidConfig: 'KBP_INVALID_CONFIG',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,6 +1,8 @@
 // The agent: a source of Kubernetes objects -> model -> compiler -> reconciler -> pinned maps, with
 // the datapath attached to this node's pod interfaces and an admin API beside it.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { ErrorCode, KbpError } from '../errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { LbService } from '../compile/types.js';
 import type { Logger } from '../log.js';
@@ -12,6 +14,7 @@ import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
 import { purgeFlows } from '../dataplane/conntrack.js';
 import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
+import { HealthCheckServers } from './health-check.js';
 import { InterfaceWatcher } from './interfaces.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -32,6 +35,11 @@ export type SnapshotSource = (onSnapshot: (snapshot: DesiredSnapshot) => void) =
 export interface AgentOptions {
   pinDir: string;
   hairpinAddress: string;
+  /**
+   * The node's interface toward the rest of the network: outside traffic to node ports, load-balancer
+   * and external IPs is served there (xdp, tc egress). Without it, only pod traffic is served.
+   */
+  nodeInterface?: string;
   adminAddress?: string;
   source: SnapshotSource;
   log: Logger;
@@ -40,6 +48,22 @@ export interface AgentOptions {
 }
 
 const RETRY_MIN_MS = 200;
+
+/**
+ * A flow to a remote backend whose next hop has no neighbour entry yet is source-NATed to this node's
+ * address and passed to the stack, which resolves the neighbour and forwards it: the stack must then
+ * accept a packet with its own source address from the interface.
+ */
+function acceptLocalSource(name: string): void {
+  writeFileSync(`/proc/sys/net/ipv4/conf/${name}/accept_local`, '1');
+}
+
+/** The interface's first IPv4 address: the source of outside flows this node forwards to other nodes. */
+function interfaceAddress(name: string): string {
+  const address = networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address;
+  if (address === undefined) throw new KbpError(ErrorCode.InvalidConfig, `node interface "${name}" does not exist or has no IPv4 address`);
+  return address;
+}
 
 const rejectionText = (r: Rejection): string => `${r.kind} ${r.key}: ${r.reason}`;
 const RETRY_MAX_MS = 10_000;
@@ -69,13 +93,18 @@ export class Agent {
   };
 
   private readonly metrics = new AgentMetrics(() => this.counters());
+  private readonly healthChecks: HealthCheckServers;
 
-  constructor(private readonly options: AgentOptions) {}
+  constructor(private readonly options: AgentOptions) {
+    this.healthChecks = new HealthCheckServers(options.log);
+  }
 
   async start(): Promise<void> {
     const { log } = this.options;
     mkdirSync(this.options.pinDir, { recursive: true });
-    this.obj = await loadDatapath({ pinDir: this.options.pinDir, hairpinAddress: this.options.hairpinAddress });
+    const nodeInterface = this.options.nodeInterface;
+    const nodeAddress = nodeInterface === undefined ? undefined : interfaceAddress(nodeInterface);
+    this.obj = await loadDatapath({ pinDir: this.options.pinDir, hairpinAddress: this.options.hairpinAddress, ...(nodeAddress ? { nodeAddress } : {}) });
     this.reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(this.obj)));
     this.ct = this.obj.map('ct_v4');
     this.stats = this.obj.map('stats');
@@ -92,8 +121,15 @@ export class Agent {
     });
     await firstSnapshot;
 
-    this.interfaces = new InterfaceWatcher(native(), { fromPod: this.obj.program(Programs.fromPod), toPod: this.obj.program(Programs.toPod) }, log);
+    const exclude = new Set(nodeInterface === undefined ? [] : [nodeInterface]);
+    this.interfaces = new InterfaceWatcher(native(), { fromPod: this.obj.program(Programs.fromPod), toPod: this.obj.program(Programs.toPod) }, log, exclude);
     await this.interfaces.start();
+    if (nodeInterface !== undefined) {
+      acceptLocalSource(nodeInterface);
+      native().xdpAttach({ ifname: nodeInterface }, this.obj.program(Programs.fromWorld));
+      native().tcAttach({ ifname: nodeInterface }, 'egress', this.obj.program(Programs.toWorld));
+      log.info({ ifname: nodeInterface, address: nodeAddress }, 'serving outside traffic on the node interface');
+    }
 
     if (this.options.adminAddress) {
       const { host, port } = parseHostPort(this.options.adminAddress);
@@ -110,6 +146,7 @@ export class Agent {
     this.stopSource?.();
     this.interfaces?.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.healthChecks.close();
     await this.admin?.close();
     this.obj?.close();
   }
@@ -141,6 +178,7 @@ export class Agent {
         const cleared = purgeFlows(this.ct, result.staleUdpFlows);
         this.options.log.info({ flows: result.staleUdpFlows.size, entries: cleared }, 'cleared UDP flows of removed backends');
       }
+      this.healthChecks.update(snapshot.services);
       this.metrics.lastSync.setToCurrentTime();
       s.generation++;
       s.lastSyncAt = new Date().toISOString();

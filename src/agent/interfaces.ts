@@ -33,6 +33,8 @@ export class InterfaceWatcher {
     private readonly addon: NativeAddon,
     private readonly programs: PodAttachment,
     private readonly log: Logger,
+    /** Veths that are not pods' (the node's own interface when it is one). */
+    private readonly exclude: ReadonlySet<string> = new Set(),
     private readonly intervalMs = 1000,
   ) {}
 
@@ -66,6 +68,7 @@ export class InterfaceWatcher {
     }
     const present = new Set<string>();
     for (const link of links) {
+      if (this.exclude.has(link.ifname)) continue;
       present.add(link.ifname);
       if (this.attached.get(link.ifname) === link.ifindex) continue;
       try {

@@ -11,6 +11,7 @@ interface AgentFlags {
   pinDir: string;
   nodeName: string;
   hairpinAddress: string;
+  nodeInterface?: string;
 }
 
 export async function runAgentCommand(flags: AgentFlags): Promise<void> {
@@ -18,6 +19,7 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   const agent = new Agent({
     pinDir: flags.pinDir,
     hairpinAddress: flags.hairpinAddress,
+    ...(flags.nodeInterface ? { nodeInterface: flags.nodeInterface } : {}),
     adminAddress: flags.adminAddress,
     source: flags.manifests
       ? manifestSource(flags.manifests, { nodeName: flags.nodeName, log })

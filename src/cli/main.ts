@@ -18,6 +18,7 @@ program
   .option('--pin-dir <dir>', 'bpffs directory for the pinned maps', '/sys/fs/bpf/kube-bpf-proxy')
   .addOption(new Option('--node-name <name>', 'this node, to tell local endpoints').env('NODE_NAME').default('node-a'))
   .option('--hairpin-address <ip>', 'source address for a pod reaching itself through a service', '169.254.42.1')
+  .option('--node-interface <name>', "the node's interface toward the network: serve node ports, load-balancer and external IPs there (xdp)")
   .action(runAgentCommand);
 
 program

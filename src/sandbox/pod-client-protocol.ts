@@ -2,12 +2,14 @@
 export type ClientRequest =
   | { op: 'http'; host: string; port: number; count: number; concurrency?: number }
   | { op: 'connect'; host: string; port: number; timeoutMs?: number }
+  | { op: 'status'; host: string; port: number; timeoutMs?: number }
   | { op: 'udp'; host: string; port: number; timeoutMs?: number }
   | { op: 'session-open'; id: string; host: string; port: number }
   | { op: 'session-ask'; id: string }
   | { op: 'session-close'; id: string }
-  | { op: 'udp-open'; id: string; host: string; port: number }
+  | { op: 'udp-open'; id: string; host: string; port: number; localPort?: number }
   | { op: 'udp-ask'; id: string; timeoutMs?: number }
+  | { op: 'udp-close'; id: string }
   | { op: 'loop-start'; host: string; port: number; intervalMs?: number }
   | { op: 'loop-stop' };
 
@@ -15,8 +17,12 @@ export interface ClientReply {
   outcome?: string;
   backend?: string;
   ms?: number;
+  /** HTTP status code. */
+  status?: number;
   localPort?: number;
   byBackend?: Record<string, number>;
+  /** The client addresses the backends saw, with counts (HTTP). */
+  seenFrom?: Record<string, number>;
   failures?: number;
   ok?: number;
   failed?: number;

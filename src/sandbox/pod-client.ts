@@ -6,12 +6,16 @@ import dgram from 'node:dgram';
 import type { ClientReply, ClientRequest } from './pod-client-protocol.js';
 
 function httpGet(host: string, port: number, timeoutMs: number): Promise<string> {
+  return httpRequest(host, port, timeoutMs).then((r) => r.body);
+}
+
+function httpRequest(host: string, port: number, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host, port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -21,21 +25,24 @@ function httpGet(host: string, port: number, timeoutMs: number): Promise<string>
 
 async function httpMany(host: string, port: number, count: number, concurrency: number): Promise<ClientReply> {
   const byBackend: Record<string, number> = {};
+  const seenFrom: Record<string, number> = {};
   const errors: string[] = [];
   let next = 0;
   async function worker(): Promise<void> {
     while (next < count) {
       next++;
       try {
-        const backend = (await httpGet(host, port, 5000)).split(' ')[0] ?? '';
+        const [backend = '', peer = ''] = (await httpGet(host, port, 5000)).split(' ');
         byBackend[backend] = (byBackend[backend] ?? 0) + 1;
+        const from = peer.slice(0, peer.lastIndexOf(':'));
+        seenFrom[from] = (seenFrom[from] ?? 0) + 1;
       } catch (err) {
         errors.push((err as Error).message);
       }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { byBackend, failures: errors.length, errors: errors.slice(0, 10) };
+  return { byBackend, seenFrom, failures: errors.length, errors: errors.slice(0, 10) };
 }
 
 function connectOutcome(host: string, port: number, timeoutMs: number): Promise<ClientReply> {
@@ -117,13 +124,17 @@ function sessionAsk(id: string): Promise<ClientReply> {
 /** UDP "connections": one socket (so one source port, one flow) per id, asked again and again. */
 const udpSessions = new Map<string, dgram.Socket>();
 
-function udpOpen(id: string, host: string, port: number): Promise<ClientReply> {
+function udpOpen(id: string, host: string, port: number, localPort?: number): Promise<ClientReply> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
-    socket.connect(port, host, () => {
-      udpSessions.set(id, socket);
-      resolve({ outcome: 'connected', localPort: socket.address().port });
-    });
+    const connect = (): void =>
+      socket.connect(port, host, () => {
+        udpSessions.set(id, socket);
+        resolve({ outcome: 'connected', localPort: socket.address().port });
+      });
+    // A fixed source port makes the same 5-tuple again, e.g. sent through another node.
+    if (localPort === undefined) connect();
+    else socket.bind(localPort, connect);
   });
 }
 
@@ -179,18 +190,27 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
       return httpMany(req.host, req.port, req.count, req.concurrency ?? 16);
     case 'connect':
       return connectOutcome(req.host, req.port, req.timeoutMs ?? 3000);
+    case 'status':
+      return httpRequest(req.host, req.port, req.timeoutMs ?? 3000).then(
+        (r) => ({ outcome: 'answered', status: r.status }),
+        (err: Error) => ({ outcome: err.message }),
+      );
     case 'udp':
       return udpQuery(req.host, req.port, req.timeoutMs ?? 3000);
     case 'session-open':
       return sessionOpen(req.id, req.host, req.port);
     case 'session-ask':
       return sessionAsk(req.id);
+    case 'udp-close':
+      udpSessions.get(req.id)?.close();
+      udpSessions.delete(req.id);
+      return { outcome: 'closed' };
     case 'session-close':
       sessions.get(req.id)?.socket.destroy();
       sessions.delete(req.id);
       return { outcome: 'closed' };
     case 'udp-open':
-      return udpOpen(req.id, req.host, req.port);
+      return udpOpen(req.id, req.host, req.port, req.localPort);
     case 'udp-ask':
       return udpAsk(req.id, req.timeoutMs ?? 2000);
     case 'loop-start':

@@ -28,15 +28,25 @@ export function newRunId(): string {
   return `${(process.pid % 1296).toString(36).padStart(2, '0')}${randomBytes(2).toString('hex')}`;
 }
 
-const POD_CIDR_PREFIX = '10.244.1';
-const GATEWAY = `${POD_CIDR_PREFIX}.1`;
+export interface NodeSandboxOptions {
+  runId?: string;
+  /** Names the node's namespace and pin directory within the run (default "node"). */
+  name?: string;
+  /** The node's pod /24, as its first three octets (default "10.244.1"). */
+  podPrefix?: string;
+  /**
+   * Pods compute their own TCP/UDP checksums instead of leaving them to the (virtual) NIC, as
+   * packets that crossed a real network arrive: what an XDP program on another node sees.
+   */
+  fullChecksums?: boolean;
+}
 
 async function sysctl(ns: string, key: string, value: string): Promise<void> {
   await runIn(ns, 'sysctl', ['-qw', `${key}=${value}`]);
 }
 
 /** Kills what still runs in a namespace, then deletes it; quiet when it is already gone. */
-async function removeNetns(ns: string): Promise<void> {
+export async function removeNetns(ns: string): Promise<void> {
   const pids = await run('ip', ['netns', 'pids', ns]).catch(() => '');
   for (const pid of pids.split(/\s+/).filter(Boolean)) {
     try {
@@ -48,10 +58,13 @@ async function removeNetns(ns: string): Promise<void> {
   await run('ip', ['netns', 'del', ns]).catch(() => undefined);
 }
 
-export async function createNodeSandbox(options: { runId?: string } = {}): Promise<NodeSandbox> {
+export async function createNodeSandbox(options: NodeSandboxOptions = {}): Promise<NodeSandbox> {
   const runId = options.runId ?? newRunId();
-  const nodeNs = `kbp-${runId}-node`;
-  const pinDir = `/sys/fs/bpf/kbp-${runId}`;
+  const name = options.name ?? 'node';
+  const nodeNs = `kbp-${runId}-${name}`;
+  const pinDir = name === 'node' ? `/sys/fs/bpf/kbp-${runId}` : `/sys/fs/bpf/kbp-${runId}-${name}`;
+  const podPrefix = options.podPrefix ?? '10.244.1';
+  const gateway = `${podPrefix}.1`;
   const namespaces = [nodeNs];
   const pods: Pod[] = [];
 
@@ -59,13 +72,13 @@ export async function createNodeSandbox(options: { runId?: string } = {}): Promi
     runId,
     nodeNs,
     pinDir,
-    gateway: GATEWAY,
+    gateway,
     pods,
     async addPod(name: string): Promise<Pod> {
       const index = pods.length + 10;
       const ns = `kbp-${runId}-${name}`;
       const hostIf = `kbp${runId}h${index}`;
-      const ip = `${POD_CIDR_PREFIX}.${index}`;
+      const ip = `${podPrefix}.${index}`;
       await run('ip', ['netns', 'add', ns]);
       namespaces.push(ns);
       await runIn(nodeNs, 'ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', `kbp${runId}p${index}`]);
@@ -74,9 +87,10 @@ export async function createNodeSandbox(options: { runId?: string } = {}): Promi
       await runIn(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0']);
       await runIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
       await runIn(ns, 'ip', ['link', 'set', 'eth0', 'up']);
-      await runIn(ns, 'ip', ['route', 'add', GATEWAY, 'dev', 'eth0', 'scope', 'link']);
-      await runIn(ns, 'ip', ['route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0']);
-      await runIn(nodeNs, 'ip', ['addr', 'add', `${GATEWAY}/32`, 'dev', hostIf]);
+      if (options.fullChecksums) await runIn(ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+      await runIn(ns, 'ip', ['route', 'add', gateway, 'dev', 'eth0', 'scope', 'link']);
+      await runIn(ns, 'ip', ['route', 'add', 'default', 'via', gateway, 'dev', 'eth0']);
+      await runIn(nodeNs, 'ip', ['addr', 'add', `${gateway}/32`, 'dev', hostIf]);
       await runIn(nodeNs, 'ip', ['link', 'set', hostIf, 'up']);
       await runIn(nodeNs, 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf, 'scope', 'link']);
       const pod = { name, ns, ip, hostIf };

@@ -136,9 +136,9 @@ describe('native addon', () => {
 
     test('xdp: attach and detach', async () => {
       const xdpPins = uniquePinDir('addon-xdp');
-      const xdp = await native().load(path.join(repoRoot, 'bpf', 'build', 'fixtures', 'xdp_pass.bpf.o'), { pinRoot: xdpPins });
+      const xdp = await native().load(path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o'), { pinRoot: xdpPins });
       try {
-        native().xdpAttach(target, xdp.program('kbp_xdp_pass'));
+        native().xdpAttach(target, xdp.program('kbp_baseline_xdp'));
         assert.match(inNs('ip', 'link', 'show', 'veth0'), /xdp/);
         assert.equal(native().xdpDetach(target), true);
         assert.doesNotMatch(inNs('ip', 'link', 'show', 'veth0'), /xdp/);

@@ -1,0 +1,218 @@
+// Outside traffic on a simulated two-node cluster (DESIGN §4): an agent per node with XDP on the
+// node's eth0, pods behind both nodes, and a client outside the cluster on the fabric. Node ports,
+// load-balancer and external IPs, externalTrafficPolicy Local with its health check node port,
+// loadBalancerSourceRanges, and long-lived connections across endpoint changes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { createMultiNodeTopology, type MultiNodeTopology, type SimNode } from '../../src/sandbox/multinode.js';
+import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
+import type { Pod } from '../../src/sandbox/topology.js';
+import { native } from '../../src/native/bpf.js';
+import { readCounters } from '../../src/dataplane/stats.js';
+import { KernelServiceMaps, openServiceMaps } from '../../src/dataplane/kernel-maps.js';
+import { loadDatapath } from '../../src/dataplane/loader.js';
+import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
+import { writeManifest } from '../helpers/manifests.js';
+
+const LB_IP = '198.18.0.10';
+const EXTERNAL_IP = '198.18.1.10';
+const RESTRICTED_LB_IP = '198.18.0.20';
+
+interface Endpoint {
+  pod: Pod;
+  node: SimNode;
+}
+
+function slice(name: string, ports: { name: string; port: number; protocol?: string }[], endpoints: Endpoint[]): object {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-1`, namespace: 'test', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: ports.map((p) => ({ protocol: 'TCP', ...p })),
+    endpoints: endpoints.map((e) => ({ addresses: [e.pod.ip], conditions: { ready: true }, nodeName: e.node.name })),
+  };
+}
+
+function service(name: string, clusterIP: string, spec: object, status: object = {}): object {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'test' }, spec: { clusterIP, clusterIPs: [clusterIP], ...spec }, status };
+}
+
+describe('node ports, load-balancer and external IPs across two nodes', { timeout: 300_000 }, () => {
+  let topo: MultiNodeTopology;
+  let dir: string;
+  let client: PodClient;
+  const agents: AgentProcess[] = [];
+  const servers: { kill(): void }[] = [];
+  let endpoints: Endpoint[] = [];
+
+  const nodeA = () => topo.nodes[0] as SimNode;
+  const nodeB = () => topo.nodes[1] as SimNode;
+
+  function manifests(webEndpoints: Endpoint[]): string {
+    const onA = endpoints.filter((e) => e.node === nodeA());
+    const docs = [
+      ...topo.nodes.map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, status: { addresses: [{ type: 'InternalIP', address: n.address }] } })),
+      service('web', '10.96.0.10', { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }, { name: 'line', port: 9000, targetPort: 9000, nodePort: 30900 }] }),
+      slice('web', [{ name: 'http', port: 8080 }, { name: 'line', port: 9000 }], webEndpoints),
+      service('local', '10.96.0.11', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 32082, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30082 }] }),
+      slice('local', [{ name: 'http', port: 8080 }], onA.slice(0, 1)),
+      service(
+        'lb',
+        '10.96.0.12',
+        { type: 'LoadBalancer', externalIPs: [EXTERNAL_IP], ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30083 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30053 }] },
+        { loadBalancer: { ingress: [{ ip: LB_IP }] } },
+      ),
+      slice('lb', [{ name: 'http', port: 8080 }, { name: 'dns', port: 5353, protocol: 'UDP' }], endpoints),
+      service(
+        'restricted',
+        '10.96.0.13',
+        { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.200/32'], ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30084 }] },
+        { loadBalancer: { ingress: [{ ip: RESTRICTED_LB_IP }] } },
+      ),
+      slice('restricted', [{ name: 'http', port: 8080 }], endpoints),
+    ];
+    return docs.map((d) => stringify(d)).join('---\n');
+  }
+
+  /** Rewrites the manifests and waits until every agent has programmed the change. */
+  async function program(webEndpoints: Endpoint[]): Promise<void> {
+    const synced = agents.map(
+      (agent) =>
+        new Promise<void>((resolve) => {
+          const onMessage = (m: { ops?: number }): void => {
+            if (!m.ops) return;
+            agent.child.off('message', onMessage);
+            resolve();
+          };
+          agent.child.on('message', onMessage);
+        }),
+    );
+    writeManifest(dir, 'cluster.yaml', manifests(webEndpoints));
+    await Promise.all(synced);
+  }
+
+  const countersOf = (node: SimNode) => {
+    const stats = native().openPinnedMap(path.join(node.sandbox.pinDir, 'stats'));
+    try {
+      return readCounters(stats, native().possibleCpus());
+    } finally {
+      stats.close();
+    }
+  };
+
+  before(async () => {
+    topo = await createMultiNodeTopology();
+    dir = mkdtempSync(path.join(tmpdir(), 'kbp-test-nodeport-'));
+    for (const node of topo.nodes) {
+      for (const i of [1, 2]) {
+        const pod = await node.sandbox.addPod(`web-${node.name.slice(-1)}${i}`);
+        servers.push(await startPodServer(pod.ns, pod.name));
+        endpoints.push({ pod, node });
+      }
+    }
+    writeManifest(dir, 'cluster.yaml', manifests(endpoints));
+    for (const node of topo.nodes) {
+      agents.push(
+        await startAgent(node.sandbox.nodeNs, ['--manifests', dir, '--node-name', node.name, '--node-interface', 'eth0', '--pin-dir', node.sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS]),
+      );
+    }
+    client = await startPodClient(topo.client.ns);
+  });
+
+  after(async () => {
+    client?.close();
+    for (const agent of agents) await agent.kill().catch(() => undefined);
+    for (const s of servers) s.kill();
+    await topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a node port on either node reaches the backends of both nodes', async () => {
+    for (const node of topo.nodes) {
+      const r = await client.request({ op: 'http', host: node.address, port: 30080, count: 120, concurrency: 8 });
+      assert.equal(r.failures, 0, `through ${node.name}: ${JSON.stringify(r.errors)}`);
+      assert.deepEqual(Object.keys(r.byBackend ?? {}).sort(), endpoints.map((e) => e.pod.name).sort(), `through ${node.name}`);
+    }
+    assert.ok(countersOf(nodeA()).external_remote.packets > 0n, 'node-a forwarded to node-b');
+    assert.ok(countersOf(nodeA()).external_local.packets > 0n, 'node-a served locally');
+  });
+
+  test('the same flow through either node reaches the same backend, from identical Maglev tables', async () => {
+    const tables = await Promise.all(
+      topo.nodes.map(async (node) => {
+        const obj = await loadDatapath({ pinDir: node.sandbox.pinDir, hairpinAddress: HAIRPIN_ADDRESS });
+        try {
+          const state = new KernelServiceMaps(native(), openServiceMaps(obj)).dump();
+          const lb = [...state.frontends.values()].find((f) => f.key.vip === LB_IP && f.key.port === 53);
+          assert.ok(lb, `LB frontend on ${node.name}`);
+          // Backend ids are each node's own: compare the tables as the addresses they lead to.
+          const table = state.tables.get(lb.value.svcId) ?? new Uint32Array();
+          return Buffer.from([...table].map((id) => `${state.backends.get(id)?.ip}:${state.backends.get(id)?.port}`).join(','));
+        } finally {
+          obj.close();
+        }
+      }),
+    );
+    assert.ok(tables[0]?.length, 'a table');
+    assert.ok(tables[0]?.equals(tables[1] ?? Buffer.alloc(0)), 'byte for byte');
+
+    const answers: string[] = [];
+    for (const [i, node] of topo.nodes.entries()) {
+      await topo.routeVia(LB_IP, node);
+      await client.request({ op: 'udp-open', id: `same-${i}`, host: LB_IP, port: 53, localPort: 45053 });
+      const r = await client.request({ op: 'udp-ask', id: `same-${i}` });
+      await client.request({ op: 'udp-close', id: `same-${i}` });
+      assert.equal(r.outcome, 'answered', `through ${node.name}`);
+      answers.push(r.backend ?? '');
+    }
+    assert.equal(answers[0], answers[1]);
+  });
+
+  test('externalTrafficPolicy Local keeps the client address; a node without local endpoints drops and fails its health check', async () => {
+    const viaA = await client.request({ op: 'http', host: nodeA().address, port: 30082, count: 20, concurrency: 4 });
+    assert.equal(viaA.failures, 0, JSON.stringify(viaA.errors));
+    assert.deepEqual(Object.keys(viaA.seenFrom ?? {}), [topo.client.address], 'the backend saw the client itself');
+
+    const dropsBefore = countersOf(nodeB()).drop_no_local_backend.packets;
+    const viaB = await client.request({ op: 'connect', host: nodeB().address, port: 30082, timeoutMs: 1500 });
+    assert.equal(viaB.outcome, 'timeout');
+    assert.ok(countersOf(nodeB()).drop_no_local_backend.packets > dropsBefore, 'counted on node-b');
+
+    const health = async (node: SimNode) => (await client.request({ op: 'status', host: node.address, port: 32082 })).status;
+    assert.equal(await health(nodeA()), 200);
+    assert.equal(await health(nodeB()), 503);
+  });
+
+  test('a load-balancer IP and an external IP reach the service; a source outside the ranges is refused', async () => {
+    await topo.routeVia(LB_IP, nodeA());
+    await topo.routeVia(EXTERNAL_IP, nodeB());
+    await topo.routeVia(RESTRICTED_LB_IP, nodeA());
+    for (const host of [LB_IP, EXTERNAL_IP]) {
+      const r = await client.request({ op: 'http', host, port: 80, count: 40, concurrency: 4 });
+      assert.equal(r.failures, 0, `${host}: ${JSON.stringify(r.errors)}`);
+    }
+    const before = countersOf(nodeA()).drop_source_range.packets;
+    const refused = await client.request({ op: 'connect', host: RESTRICTED_LB_IP, port: 80, timeoutMs: 1500 });
+    assert.equal(refused.outcome, 'timeout');
+    assert.ok(countersOf(nodeA()).drop_source_range.packets > before, 'counted');
+  });
+
+  test('a long-lived connection through a node port survives backend changes elsewhere in the service', async () => {
+    await client.request({ op: 'session-open', id: 'long', host: nodeA().address, port: 30900 });
+    const first = await client.request({ op: 'session-ask', id: 'long' });
+    assert.equal(first.outcome, 'answered');
+    const serving = endpoints.find((e) => e.pod.name === first.backend);
+    assert.ok(serving, `served by ${first.backend}`);
+    // Take away every other backend, then bring them back: the connection's backend stays throughout.
+    await program([serving]);
+    assert.equal((await client.request({ op: 'session-ask', id: 'long' })).backend, serving.pod.name);
+    await program(endpoints);
+    for (let i = 0; i < 5; i++) assert.equal((await client.request({ op: 'session-ask', id: 'long' })).backend, serving.pod.name);
+    await client.request({ op: 'session-close', id: 'long' });
+  });
+});
