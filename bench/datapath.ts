@@ -6,6 +6,9 @@
 // on the first pass each step is a new flow (conntrack miss, Maglev, two conntrack entries created);
 // the same walk again is all established flows (conntrack hits); the walk back, all replies (reverse
 // NAT). Each figure is the kernel's average per repetition minus that of an empty tc program.
+// The XDP path for outside traffic is measured the same way: node-port frontends in a ring whose
+// backends are the next frontends, all on this node (DNAT, pass) or all on another (SNAT + DNAT +
+// FIB lookup, XDP_TX), in a network namespace of the benchmark's own for the FIB.
 //
 // Usage: node dist/bench/datapath.js [--services 1000,10000,100000] [--walks 100] [--out FILE]
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { native, repoRoot, type BpfProgram } from '../src/native/bpf.js';
+import { netnsPath, run, runIn } from '../src/sandbox/exec.js';
 import { loadDatapath, Programs } from '../src/dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../src/dataplane/kernel-maps.js';
 import { Reconciler } from '../src/dataplane/reconciler.js';
@@ -42,11 +46,13 @@ function median(xs: number[]): number {
 const vip = (i: number) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 const round = (x: number) => Math.round(x * 10) / 10;
 
-async function perRepetition(prog: BpfProgram, frames: Buffer[], repeat: number): Promise<{ ns: number; outputs: Buffer[] }> {
+type TestRunOptions = { netns: string; ifname: string };
+
+async function perRepetition(prog: BpfProgram, frames: Buffer[], repeat: number, options?: TestRunOptions): Promise<{ ns: number; outputs: Buffer[] }> {
   const times: number[] = [];
   const outputs: Buffer[] = [];
   for (const frame of frames) {
-    const r = await native().testRun(prog, frame, repeat);
+    const r = await native().testRun(prog, frame, repeat, options);
     times.push(r.durationNs);
     outputs.push(r.data);
   }
@@ -63,13 +69,14 @@ async function withPinDir<T>(label: string, fn: (pinDir: string) => Promise<T>):
   }
 }
 
-/** The empty program's cost per repetition, for the same repeat count. */
-async function baseline(repeat: number): Promise<number> {
+/** The empty program's cost per repetition, for the same repeat count (tc, or xdp on `xdpAt`). */
+async function baseline(repeat: number, xdpAt?: TestRunOptions): Promise<number> {
   return withPinDir('base', async (pinDir) => {
     const obj = await native().load(path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o'), { pinRoot: pinDir });
     try {
       const probe = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: vip(1), sport: 1, dport: 80 });
-      return (await perRepetition(obj.program('kbp_baseline'), Array.from({ length: walks }, () => probe), repeat)).ns;
+      const prog = obj.program(xdpAt ? 'kbp_baseline_xdp' : 'kbp_baseline');
+      return (await perRepetition(prog, Array.from({ length: walks }, () => probe), repeat, xdpAt)).ns;
     } finally {
       obj.close();
     }
@@ -135,12 +142,71 @@ async function measure(services: number): Promise<Record<string, number>> {
   });
 }
 
+/** A namespace whose FIB sends everything in 10.0.0.0/8 to one neighbour: the "other node". */
+async function withFibNamespace<T>(fn: (at: TestRunOptions) => Promise<T>): Promise<T> {
+  const ns = `kbp-bench-${process.pid}-${randomBytes(2).toString('hex')}`;
+  await run('ip', ['netns', 'add', ns]);
+  try {
+    await runIn(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await runIn(ns, 'ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
+    await runIn(ns, 'ip', ['addr', 'add', `${NODE}/24`, 'dev', 'eth0']);
+    await runIn(ns, 'ip', ['link', 'set', 'eth0', 'up']);
+    await runIn(ns, 'ip', ['link', 'set', 'peer0', 'up']);
+    await runIn(ns, 'ip', ['neigh', 'replace', NEXT_HOP, 'lladdr', '02:00:00:00:b0:01', 'dev', 'eth0', 'nud', 'permanent']);
+    await runIn(ns, 'ip', ['route', 'add', '10.0.0.0/8', 'via', NEXT_HOP]);
+    return await fn({ netns: netnsPath(ns), ifname: 'eth0' });
+  } finally {
+    await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+  }
+}
+
+const NODE = '192.168.0.11';
+const NEXT_HOP = '192.168.0.12';
+const OUTSIDE_CLIENT = '192.168.0.100';
+
+/** Node ports in a ring through kbp_from_world: backends all local, or all on another node. */
+async function measureExternal(services: number, at: TestRunOptions): Promise<Record<string, number | string>> {
+  const steps = Math.min(MAX_STEPS, Math.floor(services / 4));
+  const base = await baseline(steps, at);
+  const row: Record<string, number | string> = { services, steps_per_run: steps };
+  for (const placement of ['local', 'remote'] as const) {
+    await withPinDir(`xdp-${placement}-${services}`, async (pinDir) => {
+      const obj = await loadDatapath({ pinDir, hairpinAddress: '169.254.42.1', nodeAddress: NODE });
+      try {
+        const ring = Array.from({ length: services }, (_, i) =>
+          lbService(`bench/np${i}:http`, [{ address: vip(i + 1), port: 30080, protocol: 'TCP' }], [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 30080, local: placement === 'local' })), { external: 'nodePort' }),
+        );
+        new Reconciler(new KernelServiceMaps(native(), openServiceMaps(obj))).sync(ring);
+        const prog = obj.program(Programs.fromWorld);
+        const starts = Array.from({ length: walks }, (_, w) => ({ sport: 10000 + w, at: (w * 7919) % services }));
+        const syn = starts.map((s) => buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 30080 }));
+        const ack = starts.map((s) => buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 30080, tcpFlags: TCP_FLAGS.ACK }));
+        row[`nodeport_${placement}_new_flow_ns`] = round((await perRepetition(prog, syn, steps, at)).ns - base);
+        row[`nodeport_${placement}_established_ns`] = round((await perRepetition(prog, ack, steps, at)).ns - base);
+      } finally {
+        obj.close();
+      }
+    });
+  }
+  row.baseline_ns = base;
+  return row;
+}
+
 const rows = [];
 for (const n of serviceCounts) {
   const row = await measure(n);
   console.error(JSON.stringify(row));
   rows.push(row);
 }
+const externalRows = await withFibNamespace(async (at) => {
+  const out = [];
+  for (const n of serviceCounts) {
+    const row = await measureExternal(n, at);
+    console.error(JSON.stringify(row));
+    out.push(row);
+  }
+  return out;
+});
 const result = {
   benchmark: 'datapath-test-run',
   date: new Date().toISOString(),
@@ -148,6 +214,8 @@ const result = {
   command: `node dist/bench/datapath.js --services ${values.services} --walks ${walks}`,
   method: 'services in a ring (backends = next services\' VIPs); kernel average per repetition, median over walks, minus an empty tc program',
   rows,
+  xdp_method: 'node ports in a ring (backends = next node ports), all on this node or all on another; kernel average per repetition, median over walks, minus an empty xdp program',
+  xdp_rows: externalRows,
 };
 mkdirSync(path.dirname(values.out), { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);

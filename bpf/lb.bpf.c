@@ -7,6 +7,7 @@
  * On the node's own interface (see external.h):
  *   kbp_from_world (xdp):        outside traffic to node ports, load-balancer and external IPs.
  *   kbp_to_world   (tc egress):  local backends' replies to it, reverse-NATed.
+ * On the node's own sockets (cgroup, see sock.h): kbp_sock_* point host-network clients at backends.
  * Each program has one exit that records the packet's reason in the stats map.
  */
 #include <linux/bpf.h>
@@ -23,6 +24,7 @@
 #include "maglev.h"
 #include "reject.h"
 #include "external.h"
+#include "sock.h"
 #include "stats.h"
 
 /* Source address for a pod reaching itself through its service (set by the agent at load). */
@@ -215,6 +217,32 @@ int kbp_to_world(struct __sk_buff *skb)
 	if (ret == PARSE_NOT_FLOW)
 		return finish(skb, STAT_PASS, len);
 	return finish(skb, external_local_reply(skb, &f), len);
+}
+
+SEC("cgroup/connect4")
+int kbp_sock_connect(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+		return 1;
+	return sock_to_service(ctx, ctx->protocol);
+}
+
+SEC("cgroup/sendmsg4")
+int kbp_sock_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return sock_to_service(ctx, IPPROTO_UDP);
+}
+
+SEC("cgroup/recvmsg4")
+int kbp_sock_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return sock_from_backend(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int kbp_sock_getpeername(struct bpf_sock_addr *ctx)
+{
+	return sock_from_backend(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

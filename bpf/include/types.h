@@ -129,6 +129,7 @@ enum stat_reason {
 	STAT_DROP_SOURCE_RANGE,  /* source outside loadBalancerSourceRanges */
 	STAT_DROP_NAT_PORTS,     /* no free node port to source-NAT a flow to a remote backend */
 	STAT_DROP_NO_ROUTE,      /* no route to the remote backend or back to the client */
+	STAT_SOCK_TRANSLATED,    /* a host-network socket pointed at a backend (connect, sendmsg) */
 	STAT__MAX,
 };
 

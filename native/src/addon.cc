@@ -59,6 +59,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tcQuery", Napi::Function::New(env, TcQuery));
   exports.Set("xdpAttach", Napi::Function::New(env, XdpAttach));
   exports.Set("xdpDetach", Napi::Function::New(env, XdpDetach));
+  exports.Set("cgroupAttach", Napi::Function::New(env, CgroupAttach));
+  exports.Set("cgroupDetach", Napi::Function::New(env, CgroupDetach));
   exports.Set("testRun", Napi::Function::New(env, TestRun));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
   return exports;

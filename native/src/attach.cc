@@ -1,4 +1,6 @@
-// tc (clsact) and XDP attachment by interface name, optionally inside another network namespace.
+// tc (clsact) and XDP attachment by interface name, optionally inside another network namespace;
+// cgroup (socket address) hooks by cgroup v2 directory.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
@@ -139,6 +141,51 @@ Napi::Value XdpDetach(const Napi::CallbackInfo &info) {
   err = bpf_xdp_detach(idx, mode, nullptr);
   if (err) ThrowErrno(env, err, "bpf_xdp_detach", Describe(t));
   return Napi::Boolean::New(env, true);
+}
+
+static bpf_attach_type CgroupHook(Napi::Env env, const Napi::Value &value) {
+  std::string hook = value.As<Napi::String>();
+  if (hook == "connect4") return BPF_CGROUP_INET4_CONNECT;
+  if (hook == "sendmsg4") return BPF_CGROUP_UDP4_SENDMSG;
+  if (hook == "recvmsg4") return BPF_CGROUP_UDP4_RECVMSG;
+  if (hook == "getpeername4") return BPF_CGROUP_INET4_GETPEERNAME;
+  ThrowErrno(env, EINVAL, "cgroup", "hook \"" + hook + "\"");
+}
+
+// Holds a cgroup directory open for one call.
+class CgroupFd {
+ public:
+  CgroupFd(Napi::Env env, const std::string &path) : fd_(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0) ThrowErrno(env, errno, "open", "cgroup " + path);
+  }
+  ~CgroupFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  CgroupFd(const CgroupFd &) = delete;
+  CgroupFd &operator=(const CgroupFd &) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Attached without BPF_F_ALLOW_MULTI: attaching again replaces our program in place (restarts).
+Napi::Value CgroupAttach(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  CgroupFd cgroup(env, path);
+  int fd = info[1].As<Napi::Object>().Get("fd").As<Napi::Number>().Int32Value();
+  if (bpf_prog_attach(fd, cgroup.fd(), CgroupHook(env, info[2]), 0)) ThrowErrno(env, errno, "bpf_prog_attach", "cgroup " + path);
+  return env.Undefined();
+}
+
+Napi::Value CgroupDetach(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  CgroupFd cgroup(env, path);
+  if (!bpf_prog_detach(cgroup.fd(), CgroupHook(env, info[1]))) return Napi::Boolean::New(env, true);
+  if (errno == ENOENT) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, errno, "bpf_prog_detach", "cgroup " + path);
 }
 
 }  // namespace kbp

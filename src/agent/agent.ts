@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { LbService } from '../compile/types.js';
 import type { Logger } from '../log.js';
 import type { Rejection } from '../model/types.js';
-import { native, type BpfMap, type BpfObject } from '../native/bpf.js';
-import { loadDatapath, Programs } from '../dataplane/loader.js';
+import { native, type BpfMap, type BpfObject, type CgroupHook } from '../native/bpf.js';
+import { loadDatapath, Programs, SocketPrograms } from '../dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
 import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
@@ -40,6 +40,11 @@ export interface AgentOptions {
    * and external IPs is served there (xdp, tc egress). Without it, only pod traffic is served.
    */
   nodeInterface?: string;
+  /**
+   * A cgroup (v2) whose processes are host-network clients: their sockets to a ClusterIP are pointed
+   * at a backend (the node's root cgroup in a cluster; a cgroup of their own in tests).
+   */
+  hostCgroup?: string;
   adminAddress?: string;
   source: SnapshotSource;
   log: Logger;
@@ -86,6 +91,7 @@ export class Agent {
     lastSyncAt: null,
     lastError: null,
     lastSyncOps: 0,
+    lastSyncMs: 0,
     services: 0,
     backends: 0,
     interfaces: [],
@@ -129,6 +135,12 @@ export class Agent {
       native().xdpAttach({ ifname: nodeInterface }, this.obj.program(Programs.fromWorld));
       native().tcAttach({ ifname: nodeInterface }, 'egress', this.obj.program(Programs.toWorld));
       log.info({ ifname: nodeInterface, address: nodeAddress }, 'serving outside traffic on the node interface');
+    }
+    if (this.options.hostCgroup !== undefined) {
+      for (const [hook, program] of Object.entries(SocketPrograms) as [CgroupHook, string][]) {
+        native().cgroupAttach(this.options.hostCgroup, this.obj.program(program), hook);
+      }
+      log.info({ cgroup: this.options.hostCgroup }, 'serving host-network clients of the cgroup');
     }
 
     if (this.options.adminAddress) {
@@ -184,6 +196,7 @@ export class Agent {
       s.lastSyncAt = new Date().toISOString();
       s.lastError = null;
       s.lastSyncOps = result.ops;
+      s.lastSyncMs = result.durationMs;
       s.services = snapshot.services.length;
       s.backends = this.reconciler.state.backends.size;
       this.retryMs = RETRY_MIN_MS;

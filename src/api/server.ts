@@ -10,6 +10,8 @@ export interface AgentStatus {
   lastError: string | null;
   /** Map writes of the last sync (0 when nothing had changed). */
   lastSyncOps: number;
+  /** How long the last sync took (render, diff, map writes), in milliseconds. */
+  lastSyncMs: number;
   services: number;
   backends: number;
   interfaces: string[];

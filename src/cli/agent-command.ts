@@ -3,6 +3,8 @@ import { Agent } from '../agent/agent.js';
 import { manifestSource } from '../sources/manifest-source.js';
 import { kubernetesSource } from '../sources/kubernetes.js';
 import { createLogger } from '../log.js';
+import type { NodeConfig } from '../model/types.js';
+import { nodePortAddresses } from './nodeport-addresses.js';
 
 interface AgentFlags {
   manifests?: string;
@@ -12,21 +14,31 @@ interface AgentFlags {
   nodeName: string;
   hairpinAddress: string;
   nodeInterface?: string;
+  hostCgroup?: string;
+  nodeportAddresses: string;
 }
 
 export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   const log = createLogger();
+  let node: NodeConfig;
+  try {
+    node = flags.nodeportAddresses === 'primary' ? { name: flags.nodeName } : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
+  } catch (err) {
+    log.fatal({ err }, 'bad flag');
+    process.exit(2);
+  }
   const agent = new Agent({
     pinDir: flags.pinDir,
     hairpinAddress: flags.hairpinAddress,
     ...(flags.nodeInterface ? { nodeInterface: flags.nodeInterface } : {}),
+    ...(flags.hostCgroup ? { hostCgroup: flags.hostCgroup } : {}),
     adminAddress: flags.adminAddress,
     source: flags.manifests
-      ? manifestSource(flags.manifests, { nodeName: flags.nodeName, log })
-      : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), nodeName: flags.nodeName, log }),
+      ? manifestSource(flags.manifests, { node, log })
+      : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), node, log }),
     log,
     // A parent that started us with an IPC channel (tests, the demo) learns of every programmed sync.
-    onSynced: (status) => process.send?.({ ready: status.ready, generation: status.generation, ops: status.lastSyncOps }),
+    onSynced: (status) => process.send?.({ ready: status.ready, generation: status.generation, ops: status.lastSyncOps, syncMs: status.lastSyncMs }),
   });
   let stopping = false;
   const stop = (signal: string): void => {

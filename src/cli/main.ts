@@ -19,6 +19,8 @@ program
   .addOption(new Option('--node-name <name>', 'this node, to tell local endpoints').env('NODE_NAME').default('node-a'))
   .option('--hairpin-address <ip>', 'source address for a pod reaching itself through a service', '169.254.42.1')
   .option('--node-interface <name>', "the node's interface toward the network: serve node ports, load-balancer and external IPs there (xdp)")
+  .option('--nodeport-addresses <cidrs>', 'node ports on the node\'s own addresses within these CIDRs (comma-separated), or "primary": the Node object\'s', 'primary')
+  .option('--host-cgroup <path>', 'a cgroup v2 directory whose processes reach ClusterIPs from the host network (socket hooks)')
   .action(runAgentCommand);
 
 program

@@ -70,6 +70,7 @@ export const STAT_REASONS = [
   'drop_source_range',
   'drop_nat_ports',
   'drop_no_route',
+  'sock_translated',
 ] as const;
 export type StatReason = (typeof STAT_REASONS)[number];
 

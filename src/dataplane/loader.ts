@@ -1,7 +1,7 @@
 // Loads the datapath object with its maps pinned under one directory. Maps already pinned there are
 // reused, so a restarted agent keeps the services and the connections of the one before it.
 import path from 'node:path';
-import { native, repoRoot, type BpfObject } from '../native/bpf.js';
+import { native, repoRoot, type BpfObject, type CgroupHook } from '../native/bpf.js';
 import { writeIPv4 } from './layout.js';
 
 export const DATAPATH_OBJECT = path.join(repoRoot, 'bpf', 'build', 'lb.bpf.o');
@@ -12,6 +12,14 @@ export const Programs = {
   fromWorld: 'kbp_from_world',
   toWorld: 'kbp_to_world',
 } as const;
+
+/** Socket-address programs for host-network clients, by the cgroup hook each belongs at. */
+export const SocketPrograms = {
+  connect4: 'kbp_sock_connect',
+  sendmsg4: 'kbp_sock_sendmsg',
+  recvmsg4: 'kbp_sock_recvmsg',
+  getpeername4: 'kbp_sock_getpeername',
+} as const satisfies Record<CgroupHook, string>;
 
 export interface DatapathOptions {
   pinDir: string;

@@ -1,6 +1,6 @@
 // The cluster as the agent knows it: services and endpoint slices by "namespace/name", with slices
 // indexed by their service so a change touches only the services it concerns, and this node.
-import type { EndpointSlice, NodeInfo, Rejection, Service } from './types.js';
+import type { EndpointSlice, NodeConfig, NodeInfo, Rejection, Service } from './types.js';
 import { parseEndpointSlice, parseNode, parseService } from './validate.js';
 
 export class ClusterState {
@@ -10,8 +10,11 @@ export class ClusterState {
   /** This node; until its Node object is seen, a node without zone or addresses. */
   node: NodeInfo;
 
-  constructor(readonly nodeName: string) {
-    this.node = { name: nodeName, zone: null, addresses: [] };
+  readonly nodeName: string;
+
+  constructor(private readonly config: NodeConfig) {
+    this.nodeName = config.name;
+    this.node = { name: config.name, zone: null, addresses: config.nodePortAddresses ?? [] };
   }
 
   /** Validates and stores a Service, EndpointSlice or this node's Node; returns the affected service keys, or the rejection. */
@@ -20,8 +23,9 @@ export class ClusterState {
     if (kind === 'Node') {
       const r = parseNode(obj);
       if (!r.ok) return { rejection: r.rejection };
-      if (r.value.name !== this.nodeName || sameNode(r.value, this.node)) return { affected: [] };
-      this.node = r.value;
+      const node = { ...r.value, addresses: this.config.nodePortAddresses ?? r.value.addresses };
+      if (node.name !== this.nodeName || sameNode(node, this.node)) return { affected: [] };
+      this.node = node;
       return { affected: [...this.services.keys()] }; // zone and addresses reach into every service
     }
     if (kind === 'Service') {

@@ -55,6 +55,13 @@ export interface Endpoint {
   nodeHints: string[];
 }
 
+/** How the agent is told to see its node (flags): its name, and node-port addresses when chosen. */
+export interface NodeConfig {
+  name: string;
+  /** From --nodeport-addresses: the addresses node ports are served on, instead of the Node object's. */
+  nodePortAddresses?: string[];
+}
+
 /** This node as the compiler needs it: which endpoints are local, which zone, which addresses. */
 export interface NodeInfo {
   name: string;

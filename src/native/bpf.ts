@@ -116,6 +116,7 @@ export interface BpfObject {
 }
 
 export type TcDirection = 'ingress' | 'egress';
+export type CgroupHook = 'connect4' | 'sendmsg4' | 'recvmsg4' | 'getpeername4';
 
 export interface AttachTarget {
   /** Interface name, resolved inside `netns` (or the caller's namespace when absent). */
@@ -142,6 +143,10 @@ export interface NativeAddon {
   /** Attaches an XDP program (driver mode when the device supports it, otherwise generic), replacing any previous one. */
   xdpAttach(target: AttachTarget, program: BpfProgram): void;
   xdpDetach(target: AttachTarget): boolean;
+  /** Attaches a socket-address program to a cgroup (v2) directory at `hook`, replacing ours there. */
+  cgroupAttach(cgroupPath: string, program: BpfProgram, hook: CgroupHook): void;
+  /** Removes the program at `hook` of the cgroup; returns false when there was none. */
+  cgroupDetach(cgroupPath: string, hook: CgroupHook): boolean;
   /**
    * BPF_PROG_TEST_RUN: runs the program `repeat` times on `packet` (an Ethernet frame), inside `netns`
    * when given (its FIB answers the program's lookups); an XDP program may be given `ifname` as the

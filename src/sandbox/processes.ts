@@ -30,6 +30,7 @@ export async function startPodServer(ns: string, name: string): Promise<ChildPro
 }
 
 export interface IpcChild<Req, Rep> {
+  pid: number;
   request(req: Req): Promise<Rep>;
   close(): void;
 }
@@ -44,6 +45,7 @@ async function startIpcChild<Req, Rep>(ns: string, script: string, args: readonl
     if (m.seq !== undefined && m.reply) waiting.get(m.seq)?.(m.reply);
   });
   return {
+    pid: child.pid ?? 0,
     request(req) {
       const id = ++seq;
       return new Promise((resolve, reject) => {

@@ -8,12 +8,12 @@ import { FrontendClaims } from '../compile/claims.js';
 import { compileService, type CompiledService } from '../compile/compile.js';
 import type { Logger } from '../log.js';
 import { ClusterState } from '../model/state.js';
-import type { Rejection } from '../model/types.js';
+import type { NodeConfig, Rejection } from '../model/types.js';
 
 export interface KubernetesSourceOptions {
   /** A kubeconfig file; without it, in-cluster config or the default kubeconfig. */
   kubeconfig?: string;
-  nodeName: string;
+  node: NodeConfig;
   log: Logger;
 }
 
@@ -44,8 +44,8 @@ export class KubernetesState {
   private readonly dirty = new Set<string>();
   private triggers: number[] = [];
 
-  constructor(nodeName: string) {
-    this.state = new ClusterState(nodeName);
+  constructor(node: NodeConfig) {
+    this.state = new ClusterState(node);
   }
 
   upsert(kind: Kind, obj: KubernetesObject): void {
@@ -105,8 +105,8 @@ export function kubernetesSource(options: KubernetesSourceOptions): SnapshotSour
     const kc = loadKubeConfig(options.kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
-    const cluster = new KubernetesState(options.nodeName);
-    const nodeSelector = `metadata.name=${options.nodeName}`;
+    const cluster = new KubernetesState(options.node);
+    const nodeSelector = `metadata.name=${options.node.name}`;
     const log = options.log.child({ source: 'kubernetes', server: kc.getCurrentCluster()?.server });
     let synced = false;
     let flushScheduled = false;

@@ -17,6 +17,7 @@ import { KernelServiceMaps, openServiceMaps } from '../../src/dataplane/kernel-m
 import { loadDatapath } from '../../src/dataplane/loader.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { writeManifest } from '../helpers/manifests.js';
+import { createTestCgroup, type TestCgroup } from '../helpers/cgroup.js';
 
 const LB_IP = '198.18.0.10';
 const EXTERNAL_IP = '198.18.1.10';
@@ -48,7 +49,8 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   let client: PodClient;
   const agents: AgentProcess[] = [];
   const servers: { kill(): void }[] = [];
-  let endpoints: Endpoint[] = [];
+  const endpoints: Endpoint[] = [];
+  let hostCgroup: TestCgroup;
 
   const nodeA = () => topo.nodes[0] as SimNode;
   const nodeB = () => topo.nodes[1] as SimNode;
@@ -116,10 +118,12 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
       }
     }
     writeManifest(dir, 'cluster.yaml', manifests(endpoints));
+    hostCgroup = createTestCgroup(`kbp-${topo.runId}-host`);
     for (const node of topo.nodes) {
-      agents.push(
-        await startAgent(node.sandbox.nodeNs, ['--manifests', dir, '--node-name', node.name, '--node-interface', 'eth0', '--pin-dir', node.sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS]),
-      );
+      const args = ['--manifests', dir, '--node-name', node.name, '--node-interface', 'eth0', '--pin-dir', node.sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS];
+      // node-a's host-network clients: the processes of a cgroup made for this test.
+      if (node === nodeA()) args.push('--host-cgroup', hostCgroup.path);
+      agents.push(await startAgent(node.sandbox.nodeNs, args));
     }
     client = await startPodClient(topo.client.ns);
   });
@@ -128,6 +132,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
     client?.close();
     for (const agent of agents) await agent.kill().catch(() => undefined);
     for (const s of servers) s.kill();
+    hostCgroup?.destroy();
     await topo?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -200,6 +205,24 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
     const refused = await client.request({ op: 'connect', host: RESTRICTED_LB_IP, port: 80, timeoutMs: 1500 });
     assert.equal(refused.outcome, 'timeout');
     assert.ok(countersOf(nodeA()).drop_source_range.packets > before, 'counted');
+  });
+
+  test("a process in node-a's own namespace reaches a ClusterIP; one outside the cgroup is not translated", async () => {
+    const hostClient = await startPodClient(nodeA().sandbox.nodeNs);
+    const outsider = await startPodClient(nodeA().sandbox.nodeNs);
+    try {
+      hostCgroup.add(hostClient.pid);
+      const r = await hostClient.request({ op: 'http', host: '10.96.0.10', port: 80, count: 60, concurrency: 4 });
+      assert.equal(r.failures, 0, JSON.stringify(r.errors));
+      assert.deepEqual(Object.keys(r.byBackend ?? {}).sort(), endpoints.map((e) => e.pod.name).sort());
+      const udp = await hostClient.request({ op: 'udp', host: '10.96.0.12', port: 53 });
+      assert.equal(udp.outcome, 'answered', 'UDP through the socket hooks');
+      const outside = await outsider.request({ op: 'connect', host: '10.96.0.10', port: 80, timeoutMs: 1000 });
+      assert.notEqual(outside.outcome, 'connected');
+    } finally {
+      hostClient.close();
+      outsider.close();
+    }
   });
 
   test('a long-lived connection through a node port survives backend changes elsewhere in the service', async () => {

@@ -32,14 +32,14 @@ function reachable(s: LbService): Set<string> {
 describe('compiler golden cases', () => {
   for (const name of readdirSync(cases).sort()) {
     test(name, () => {
-      const compiled = compileSnapshot(readManifests(path.join(cases, name)), 'node-a');
+      const compiled = compileSnapshot(readManifests(path.join(cases, name)), { name: 'node-a' });
       assertGolden(path.join(cases, name, 'expected.txt'), describeServices(compiled.services, compiled.rejected));
     });
   }
 });
 
 describe('compiler behaviour', () => {
-  const compiled = (name: string) => compileSnapshot(readManifests(path.join(cases, name)), 'node-a').services;
+  const compiled = (name: string) => compileSnapshot(readManifests(path.join(cases, name)), { name: 'node-a' }).services;
   const byKey = (name: string, key: string) => {
     const s = compiled(name).find((x) => x.key === key);
     assert.ok(s, `${key} compiled`);
@@ -82,7 +82,7 @@ describe('compiler behaviour', () => {
   });
 
   test('10,000 ports are refused, and the other services keep compiling', () => {
-    const state = new ClusterState('node-a');
+    const state = new ClusterState({ name: 'node-a' });
     const huge = { kind: 'Service', metadata: { name: 'huge', namespace: 'ns' }, spec: { clusterIP: '10.96.9.9', ports: Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, port: 1 + i })) } };
     const r = state.upsert(huge);
     assert.ok('rejection' in r);
@@ -93,7 +93,7 @@ describe('compiler behaviour', () => {
 
   test('the same endpoints in another order compile to the same tables', () => {
     const state = (order: number[]) => {
-      const s = new ClusterState('node-a');
+      const s = new ClusterState({ name: 'node-a' });
       s.upsert({ kind: 'Service', metadata: { name: 'w', namespace: 'ns' }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }] } });
       s.upsert({
         kind: 'EndpointSlice',

@@ -12,7 +12,7 @@ const slice = (name: string, service: string, ips: string[]) => ({
 });
 
 test('events become snapshots, recompiling only what they touch', () => {
-  const k = new KubernetesState('node-a');
+  const k = new KubernetesState({ name: 'node-a' });
   k.upsert('Service', svc('a', '10.96.0.1'));
   k.upsert('Service', svc('b', '10.96.0.2'));
   k.upsert('EndpointSlice', slice('a-1', 'a', ['10.244.1.1', '10.244.1.2']));
@@ -32,7 +32,7 @@ test('events become snapshots, recompiling only what they touch', () => {
 });
 
 test('an object that turns invalid is refused and stops counting; fixing it brings it back', () => {
-  const k = new KubernetesState('node-a');
+  const k = new KubernetesState({ name: 'node-a' });
   k.upsert('Service', svc('a', '10.96.0.1'));
   k.upsert('Service', svc('b', '10.96.0.2'));
   k.snapshot();
@@ -48,7 +48,7 @@ test('an object that turns invalid is refused and stops counting; fixing it brin
 });
 
 test("this node's Node object brings node ports to its addresses; other nodes change nothing", () => {
-  const k = new KubernetesState('node-a');
+  const k = new KubernetesState({ name: 'node-a' });
   const nodePort = { metadata: { name: 'np', namespace: 'ns' }, spec: { type: 'NodePort', clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80, nodePort: 30080 }] } };
   const node = (name: string, address: string) => ({ metadata: { name }, status: { addresses: [{ type: 'InternalIP', address }] } });
   k.upsert('Service', nodePort);

@@ -1,0 +1,93 @@
+/*
+ * Service translation at the socket, for clients in the node's own network namespace (host network):
+ * their packets never cross a pod interface, so connect() and sendmsg() are pointed at a backend
+ * instead, once per socket, and recvmsg()/getpeername() show the service address back. Attached to
+ * one cgroup (v2), these apply only to the processes in it.
+ */
+#ifndef KBP_SOCK_H
+#define KBP_SOCK_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+#include "maglev.h"
+#include "stats.h"
+
+/* What the socket was pointed at, to show the service address back. */
+struct sock_key_v4 {
+	__u64 cookie;
+	__be32 backend_ip;
+	__be16 backend_port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KBP_CT_MAX);
+	__type(key, struct sock_key_v4);
+	__type(value, struct revnat_v4);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_revnat_v4 SEC(".maps");
+
+/* The socket's destination is a service: point it at a backend. Returns 1 to allow, 0 to refuse. */
+static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto)
+{
+	struct svc_key_v4 key = { .vip = ctx->user_ip4, .port = (__be16)ctx->user_port, .proto = proto, .scope = SVC_SCOPE_INTERNAL };
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct sock_key_v4 rkey = {};
+	struct revnat_v4 rn = {};
+	struct backend_v4 *be;
+	struct svc_val_v4 *svc;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 backend_id = 0;
+	struct flow4 f = {};
+	int reason;
+
+	svc = bpf_map_lookup_elem(&svc_v4, &key);
+	if (!svc)
+		return 1;
+	if (!svc->backend_count) {
+		/* Refused at once (EPERM), as a rejected connection would be. */
+		stats_count(STAT_REJECT_NO_BACKEND, 0);
+		return 0;
+	}
+	/* No 5-tuple yet at connect(): the socket's cookie stands in for it, one backend per socket.
+	 * Host clients share the node's address, which is also their affinity key. */
+	f.saddr = 0;
+	f.daddr = key.vip;
+	f.sport = (__be16)cookie;
+	f.dport = key.port;
+	f.proto = proto;
+	be = backend_for_new_flow(svc, &f, now, &backend_id, &reason);
+	if (!be) {
+		stats_count(reason, 0);
+		return 0;
+	}
+	affinity_record(svc, 0, backend_id, now);
+	rkey.cookie = cookie;
+	rkey.backend_ip = be->ip;
+	rkey.backend_port = be->port;
+	rn.vip = key.vip;
+	rn.port = key.port;
+	bpf_map_update_elem(&sock_revnat_v4, &rkey, &rn, BPF_ANY);
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = be->port;
+	stats_count(STAT_SOCK_TRANSLATED, 0);
+	return 1;
+}
+
+/* A datagram or peer address from a backend the socket was pointed at: show the service instead. */
+static __always_inline int sock_from_backend(struct bpf_sock_addr *ctx)
+{
+	struct sock_key_v4 rkey = { .cookie = bpf_get_socket_cookie(ctx), .backend_ip = ctx->user_ip4, .backend_port = (__be16)ctx->user_port };
+	struct revnat_v4 *rn = bpf_map_lookup_elem(&sock_revnat_v4, &rkey);
+
+	if (rn) {
+		ctx->user_ip4 = rn->vip;
+		ctx->user_port = rn->port;
+	}
+	return 1;
+}
+
+#endif
