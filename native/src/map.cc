@@ -26,6 +26,7 @@ void BpfMap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&BpfMap::Entries>("entries"),
                                         InstanceMethod<&BpfMap::WriteMapped>("writeMapped"),
                                         InstanceMethod<&BpfMap::ReadMapped>("readMapped"),
+                                        InstanceMethod<&BpfMap::PatchMapped>("patchMapped"),
                                         InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
                                         InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
                                         InstanceMethod<&BpfMap::SetInner>("setInner"),
@@ -200,6 +201,27 @@ void BpfMap::WriteMapped(const Napi::CallbackInfo &info) {
   if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap", Name());
   memcpy(mem, data.Data(), data.Length());
   munmap(mem, data.Length());
+}
+
+// Rewrites single u32 elements of an mmapable array in place, each with one aligned 32-bit store: a
+// reader (a BPF program) sees every element either old or new, never torn.
+void BpfMap::PatchMapped(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto slots = info[0].As<Napi::Buffer<uint8_t>>();
+  auto values = info[1].As<Napi::Buffer<uint8_t>>();
+  if (info_.value_size != sizeof(uint32_t)) ThrowErrno(env, EINVAL, "patchMapped", Name() + " (values are not u32)");
+  CheckLength(env, values, slots.Length(), "values", "patchMapped");
+  size_t size = MappedSize(), stride = size / info_.max_entries, count = slots.Length() / sizeof(uint32_t);
+  void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, CheckedFd(env), 0);
+  if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap", Name());
+  for (size_t i = 0; i < count; i++) {
+    uint32_t slot, value;
+    memcpy(&slot, slots.Data() + i * sizeof(slot), sizeof(slot));
+    memcpy(&value, values.Data() + i * sizeof(value), sizeof(value));
+    if (slot >= info_.max_entries) continue;  // checked by the caller; never write past the mapping
+    __atomic_store_n(reinterpret_cast<uint32_t *>(static_cast<uint8_t *>(mem) + slot * stride), value, __ATOMIC_RELAXED);
+  }
+  munmap(mem, size);
 }
 
 Napi::Value BpfMap::ReadMapped(const Napi::CallbackInfo &info) {

@@ -36,6 +36,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value Entries(const Napi::CallbackInfo &info);
   void WriteMapped(const Napi::CallbackInfo &info);
   Napi::Value ReadMapped(const Napi::CallbackInfo &info);
+  void PatchMapped(const Napi::CallbackInfo &info);
   size_t MappedSize() const;
   void UpdateBatch(const Napi::CallbackInfo &info);
   void DeleteBatch(const Napi::CallbackInfo &info);

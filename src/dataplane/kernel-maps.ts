@@ -80,12 +80,16 @@ export class KernelServiceMaps implements ServiceMaps {
   }
 
   /**
-   * Each table is written into a fresh inner map, then a batch of them is swapped into the outer map
-   * in one call: a map-of-maps update waits for an RCU grace period, once per call, not per table.
+   * A table of the same size as the one in place is patched there, slot by slot: every slot names a
+   * live backend before and after its store (backends are written first and retired last), so a
+   * packet meets either backend, and no RCU grace period is waited for. Any other table is written
+   * into a fresh inner map, and a batch of those is swapped into the outer map in one call: a
+   * map-of-maps update waits for a grace period (milliseconds), once per call, not per table.
    */
   putTables(entries: readonly { svcId: number; table: Uint32Array }[]): void {
-    for (let start = 0; start < entries.length; start += TABLES_PER_BATCH) {
-      const chunk = entries.slice(start, start + TABLES_PER_BATCH);
+    const fresh = entries.filter((e) => !this.patchInPlace(e.svcId, e.table));
+    for (let start = 0; start < fresh.length; start += TABLES_PER_BATCH) {
+      const chunk = fresh.slice(start, start + TABLES_PER_BATCH);
       const inners: BpfMap[] = [];
       try {
         for (const { svcId, table } of chunk) {
@@ -99,6 +103,23 @@ export class KernelServiceMaps implements ServiceMaps {
       }
     }
   }
+  /** Rewrites the changed slots of the service's table in place; false when there is no table of that size. */
+  private patchInPlace(svcId: number, table: Uint32Array): boolean {
+    const id = this.maps.maglev.innerId(encodeU32(svcId));
+    if (id === null) return false;
+    const inner = this.addon.mapFromId(id);
+    try {
+      if (inner.info.maxEntries !== table.length) return false;
+      const current = decodeTable(inner.readMapped());
+      const slots: number[] = [];
+      for (let slot = 0; slot < table.length; slot++) if (current[slot] !== table[slot]) slots.push(slot);
+      inner.patchMapped(packed(slots, encodeU32), packed(slots, (slot) => encodeU32(table[slot] ?? 0)));
+      return true;
+    } finally {
+      inner.close();
+    }
+  }
+
   deleteTables(svcIds: readonly number[]): void {
     this.maps.maglev.deleteBatch(packed(svcIds, encodeU32), svcIds.length);
   }

@@ -75,6 +75,8 @@ export interface BpfMap {
    */
   writeMapped(data: Buffer): void;
   readMapped(): Buffer;
+  /** Rewrites single u32 elements in place (packed u32 slot indices and values), each store atomic. */
+  patchMapped(slots: Buffer, values: Buffer): void;
   /** For a map of maps: stores `inner` (by its fd) under key, replacing any previous inner map atomically. */
   setInner(key: Buffer, inner: BpfMap): void;
   /** For a map of maps: the kernel id of the inner map under key, or null. */
