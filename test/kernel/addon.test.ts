@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MapType, UpdateFlag, native, repoRoot, type BpfObject } from '../../src/native/bpf.js';
 import { MAGLEV_TABLE_FLAGS, decodeTable, encodeTable, encodeU32, decodeU32 } from '../../src/dataplane/layout.js';
-import { loadDatapath, Programs } from '../../src/dataplane/loader.js';
+import { loadDatapath, Programs, SocketPrograms } from '../../src/dataplane/loader.js';
 import { HAIRPIN_ADDRESS, ensureBpffs, removePinDir, uniquePinDir } from '../helpers/datapath.js';
 
 const u32 = encodeU32;
@@ -26,8 +26,12 @@ describe('native addon', () => {
   });
 
   test('an object lists its programs and maps', () => {
-    assert.deepEqual(obj.programs().map((p) => p.name).sort(), Object.values(Programs).sort());
-    assert.ok(obj.programs().every((p) => p.fd > 0 && p.section === (p.name === Programs.fromWorld ? 'xdp' : 'tc')));
+    const sections = new Map<string, string>([
+      ...Object.values(Programs).map((name): [string, string] => [name, name === Programs.fromWorld ? 'xdp' : 'tc']),
+      ...Object.entries(SocketPrograms).map(([hook, name]): [string, string] => [name, `cgroup/${hook}`]),
+    ]);
+    assert.deepEqual(obj.programs().map((p) => p.name).sort(), [...sections.keys()].sort());
+    assert.ok(obj.programs().every((p) => p.fd > 0 && p.section === sections.get(p.name)));
     assert.ok(obj.mapNames().includes('svc_v4'));
     assert.equal(obj.map('backends_v4').info.keySize, 4);
   });
