@@ -14,6 +14,7 @@ import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
 import { purgeFlows } from '../dataplane/conntrack.js';
 import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
+import { agentAdminSource } from './admin-source.js';
 import { HealthCheckServers } from './health-check.js';
 import { InterfaceWatcher } from './interfaces.js';
 import { AgentMetrics } from './metrics.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
    */
   hostCgroup?: string;
   adminAddress?: string;
+  /** Bearer token of the admin API's acting (POST) routes; without one they are off. */
+  adminToken?: string;
   source: SnapshotSource;
   log: Logger;
   /** Called after every sync that programmed the maps (tests and the demo wait on it). */
@@ -145,7 +148,13 @@ export class Agent {
 
     if (this.options.adminAddress) {
       const { host, port } = parseHostPort(this.options.adminAddress);
-      this.admin = buildAdminServer({ status: () => this.status(), counters: () => this.counters(), metrics: () => this.metrics.render() });
+      const source = agentAdminSource(this.obj, this.ct, {
+        status: () => this.status(),
+        counters: () => this.counters(),
+        metrics: () => this.metrics.render(),
+        services: () => this.latest?.services ?? [],
+      });
+      this.admin = await buildAdminServer(source, this.options.adminToken === undefined ? {} : { token: this.options.adminToken });
       await this.admin.listen({ host, port });
       log.info({ address: this.options.adminAddress }, 'admin API listening');
     }

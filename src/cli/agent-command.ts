@@ -1,4 +1,5 @@
 // `kbproxy agent`: runs until SIGTERM/SIGINT, then stops cleanly and leaves the dataplane serving.
+import { readFileSync } from 'node:fs';
 import { Agent } from '../agent/agent.js';
 import { manifestSource } from '../sources/manifest-source.js';
 import { kubernetesSource } from '../sources/kubernetes.js';
@@ -16,13 +17,17 @@ interface AgentFlags {
   nodeInterface?: string;
   hostCgroup?: string;
   nodeportAddresses: string;
+  adminTokenFile?: string;
 }
 
 export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   const log = createLogger();
   let node: NodeConfig;
+  let adminToken: string | undefined;
   try {
     node = flags.nodeportAddresses === 'primary' ? { name: flags.nodeName } : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
+    adminToken = flags.adminTokenFile === undefined ? undefined : readFileSync(flags.adminTokenFile, 'utf8').trim();
+    if (adminToken === '') throw new Error(`--admin-token-file ${flags.adminTokenFile} is empty`);
   } catch (err) {
     log.fatal({ err }, 'bad flag');
     process.exit(2);
@@ -32,6 +37,7 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
     hairpinAddress: flags.hairpinAddress,
     ...(flags.nodeInterface ? { nodeInterface: flags.nodeInterface } : {}),
     ...(flags.hostCgroup ? { hostCgroup: flags.hostCgroup } : {}),
+    ...(adminToken ? { adminToken } : {}),
     adminAddress: flags.adminAddress,
     source: flags.manifests
       ? manifestSource(flags.manifests, { node, log })

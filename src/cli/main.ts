@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// kbproxy: the agent, the demo, and (later) inspection and benchmarks.
+// kbproxy: the agent, the demo, and inspection of a running agent.
 import { Command, Option } from 'commander';
 import { runAgentCommand } from './agent-command.js';
 import { runDemo } from './demo.js';
+import { registerInspect } from './inspect.js';
 
 const program = new Command()
   .name('kbproxy')
@@ -20,6 +21,7 @@ program
   .option('--hairpin-address <ip>', 'source address for a pod reaching itself through a service', '169.254.42.1')
   .option('--node-interface <name>', "the node's interface toward the network: serve node ports, load-balancer and external IPs there (xdp)")
   .option('--nodeport-addresses <cidrs>', 'node ports on the node\'s own addresses within these CIDRs (comma-separated), or "primary": the Node object\'s', 'primary')
+  .addOption(new Option('--admin-token-file <file>', "file holding the admin API's bearer token (acting routes are off without one)").env('KBP_ADMIN_TOKEN_FILE'))
   .option('--host-cgroup <path>', 'a cgroup v2 directory whose processes reach ClusterIPs from the host network (socket hooks)')
   .action(runAgentCommand);
 
@@ -29,5 +31,7 @@ program
   .option('--requests <n>', 'HTTP requests to send through the ClusterIP', '300')
   .option('--keep', 'keep the sandbox running until Ctrl-C')
   .action(runDemo);
+
+registerInspect(program);
 
 await program.parseAsync();
