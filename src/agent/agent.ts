@@ -17,7 +17,7 @@ import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server
 import { agentAdminSource } from './admin-source.js';
 import { HealthCheckServers } from './health-check.js';
 import { InterfaceWatcher } from './interfaces.js';
-import { AgentMetrics } from './metrics.js';
+import { AgentMetrics, type MapFill } from './metrics.js';
 
 /** What a source delivers: the compiled services of one consistent snapshot and what was refused. */
 export interface DesiredSnapshot {
@@ -56,6 +56,10 @@ export interface AgentOptions {
 }
 
 const RETRY_MIN_MS = 200;
+
+const FILL_MAPS = ['svc_v4', 'backends_v4', 'revnat_v4', 'maglev_v4', 'ct_v4', 'affinity_v4', 'lb_src_v4', 'sock_revnat_v4'];
+/** Hash maps read in batches; map-of-maps and LPM tries are walked key by key. */
+const BATCH_READ_MAPS = new Set(['svc_v4', 'backends_v4', 'revnat_v4', 'ct_v4', 'affinity_v4', 'sock_revnat_v4']);
 
 /**
  * A flow to a remote backend whose next hop has no neighbour entry yet is source-NATed to this node's
@@ -101,7 +105,10 @@ export class Agent {
     rejected: [],
   };
 
-  private readonly metrics = new AgentMetrics(() => this.counters());
+  private readonly metrics = new AgentMetrics(
+    () => this.counters(),
+    () => this.mapFill(),
+  );
   private readonly healthChecks: HealthCheckServers;
 
   constructor(private readonly options: AgentOptions) {
@@ -179,6 +186,20 @@ export class Agent {
   counters(): Counters {
     if (!this.stats) throw new Error('datapath not loaded');
     return readCounters(this.stats, native().possibleCpus());
+  }
+
+  /** How full each map is; batch reads where the map type has them, key walks for the small others. */
+  private mapFill(): MapFill[] {
+    const obj = this.obj;
+    if (!obj) return [];
+    return FILL_MAPS.map((name) => {
+      const map = obj.map(name);
+      try {
+        return { name, entries: BATCH_READ_MAPS.has(name) ? map.entries().count : map.keys().length, capacity: map.info.maxEntries };
+      } finally {
+        map.close();
+      }
+    });
   }
 
   private sync(): void {

@@ -3,6 +3,12 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Counters } from '../dataplane/stats.js';
 import type { Rejection } from '../model/types.js';
 
+export interface MapFill {
+  name: string;
+  entries: number;
+  capacity: number;
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly syncDuration = new Histogram({
@@ -41,7 +47,27 @@ export class AgentMetrics {
   });
   private readonly seen = new Map<string, number>();
 
-  constructor(private readonly readCounters: () => Counters) {}
+  constructor(
+    private readonly readCounters: () => Counters,
+    mapFill: () => MapFill[],
+  ) {
+    // Read at scrape time: a table filling up (conntrack above all) shows before it refuses entries.
+    const fill: [string, string, (m: MapFill) => number][] = [
+      ['kbproxy_bpf_map_entries', 'Entries in each BPF map of the datapath', (m) => m.entries],
+      ['kbproxy_bpf_map_capacity', 'Maximum entries of each BPF map of the datapath', (m) => m.capacity],
+    ];
+    for (const [name, help, value] of fill) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['map'],
+        registers: [this.registry],
+        collect() {
+          for (const m of mapFill()) this.set({ map: m.name }, value(m));
+        },
+      });
+    }
+  }
 
   setRejected(rejected: readonly Rejection[]): void {
     this.rejected.reset();

@@ -15,7 +15,7 @@ export const ADMIN_PAGE = `<!doctype html>
   .svc { background: #fff; border: 1px solid #e3e6ea; border-radius: 6px; padding: .6em .9em; margin: .5em 0; }
   .bar { display: inline-block; height: 10px; background: #3867d6; vertical-align: middle; }
   .bar.terminating { background: #e0a100; } .bar.standby { background: #bbb; }
-  .chart div { margin: 2px 0; } .chart .label { display: inline-block; width: 26em; }
+  .chart div { margin: 2px 0; white-space: nowrap; } .chart .label { display: inline-block; width: 32em; }
 </style>
 </head>
 <body>

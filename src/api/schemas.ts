@@ -49,6 +49,7 @@ export const Service = Type.Object({
   namespace: Type.String(),
   name: Type.String(),
   ports: Type.Array(Port),
+  counters: Type.Object({ connections: Type.Integer(), packets: Type.Integer(), bytes: Type.Integer() }, { description: 'live connections in conntrack and their traffic so far' }),
   drift: Type.Array(Type.String(), { description: 'differences between the wanted state and the live maps' }),
 });
 

@@ -11,7 +11,7 @@ import type { LbService } from '../compile/types.js';
 import type { CtEntry, CtKey } from '../dataplane/layout.js';
 import type { MapState } from '../dataplane/state.js';
 import type { Counters } from '../dataplane/stats.js';
-import { backendViews, connectionViews, orphanFrontends, serviceViews } from '../inspect/views.js';
+import { backendViews, connectionViews, countConnections, orphanFrontends, serviceViews } from '../inspect/views.js';
 import type { Rejection } from '../model/types.js';
 import { ADMIN_PAGE } from './page.js';
 import * as S from './schemas.js';
@@ -92,14 +92,21 @@ export async function buildAdminServer(source: AdminSource, options: AdminOption
   app.get('/v1/stats', { schema: { summary: 'Datapath counters by reason, summed over CPUs', response: { 200: S.Stats } } }, async () => source.counters());
   app.get('/v1/rejected', { schema: { summary: 'Objects refused or not served, and why', response: { 200: Type.Object({ rejected: Type.Array(S.Rejection) }) } } }, async () => ({ rejected: source.status().rejected }));
 
-  app.get('/v1/services', { schema: { summary: 'Every service: frontends, backends, Maglev shares, drift', response: { 200: S.ServiceList } } }, async () => {
+  /** Service views with their live connections counted. */
+  const countedViews = (services: readonly LbService[], live: MapState) => {
+    const views = serviceViews(services, live);
+    const { entries, nowNs } = source.conntrack();
+    countConnections(views, connectionViews(entries, live, nowNs));
+    return views;
+  };
+  app.get('/v1/services', { schema: { summary: 'Every service: frontends, backends, Maglev shares, connections, drift', response: { 200: S.ServiceList } } }, async () => {
     const services = source.services();
     const live = source.live();
-    return { services: serviceViews(services, live), orphanFrontends: orphanFrontends(services, live) };
+    return { services: countedViews(services, live), orphanFrontends: orphanFrontends(services, live) };
   });
   app.get('/v1/services/:namespace/:name', { schema: { summary: 'One service', params: S.ServiceParams, response: { 200: S.Service, 404: S.ErrorReply } } }, async (req, reply) => {
     const key = `${req.params.namespace}/${req.params.name}`;
-    const view = serviceViews(source.services().filter((s) => s.service === key), source.live())[0];
+    const view = countedViews(source.services().filter((s) => s.service === key), source.live())[0];
     return view ?? notFound(reply, `service ${key}`);
   });
   app.get('/v1/backends', { schema: { summary: 'Every backend in the kernel and the services using it', response: { 200: S.BackendList } } }, async () => ({ backends: backendViews(source.services(), source.live()) }));

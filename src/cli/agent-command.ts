@@ -26,8 +26,9 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   let adminToken: string | undefined;
   try {
     node = flags.nodeportAddresses === 'primary' ? { name: flags.nodeName } : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
-    adminToken = flags.adminTokenFile === undefined ? undefined : readFileSync(flags.adminTokenFile, 'utf8').trim();
-    if (adminToken === '') throw new Error(`--admin-token-file ${flags.adminTokenFile} is empty`);
+    // A file (e.g. a mounted Secret) or the environment; a file wins.
+    adminToken = flags.adminTokenFile === undefined ? process.env.KBP_ADMIN_TOKEN : readFileSync(flags.adminTokenFile, 'utf8').trim();
+    if (adminToken === '') throw new Error('the admin token is empty');
   } catch (err) {
     log.fatal({ err }, 'bad flag');
     process.exit(2);

@@ -50,7 +50,7 @@ const views: Record<string, { path: (arg?: string) => string; print: (body: Json
     path: (arg) => `/v1/services/${arg ?? ''}`,
     print: (s) =>
       [
-        `${s.namespace}/${s.name}${s.drift.length ? `\ndrift: ${(s.drift as string[]).join('; ')}` : ''}`,
+        `${s.namespace}/${s.name}: ${s.counters.connections} connections, ${s.counters.packets} packets, ${s.counters.bytes} bytes${s.drift.length ? `\ndrift: ${(s.drift as string[]).join('; ')}` : ''}`,
         ...(s.ports as Json[]).map((p) => `\n${p.port || '(unnamed)'} ${p.scope} ${(p.frontends as string[]).join(', ')} M=${p.maglevSize} svc=${p.svcId ?? '-'}\n${table(['BACKEND', 'STATE', 'LOCAL', 'SLOTS', 'SHARE'], (p.backends as Json[]).map((x) => [`${x.address}:${x.port}`, x.state, x.local ? 'yes' : '-', x.slots, pct(x.share)]))}`),
       ].join('\n'),
   },

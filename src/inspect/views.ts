@@ -35,6 +35,8 @@ export interface ServiceView {
   namespace: string;
   name: string;
   ports: PortView[];
+  /** Its live connections in conntrack, and their packets and bytes so far (client to service). */
+  counters: { connections: number; packets: number; bytes: number };
   /** Differences between what the agent wants and what the kernel holds; empty when they agree. */
   drift: string[];
 }
@@ -120,13 +122,26 @@ export function serviceViews(services: readonly LbService[], live: MapState): Se
   const byService = new Map<string, ServiceView>();
   for (const svc of [...services].sort((a, b) => a.key.localeCompare(b.key))) {
     const [namespace = '', name = ''] = svc.service.split('/');
-    const view = byService.get(svc.service) ?? { namespace, name, ports: [], drift: [] };
+    const view = byService.get(svc.service) ?? { namespace, name, ports: [], counters: { connections: 0, packets: 0, bytes: 0 }, drift: [] };
     const { view: port, drift } = portView(svc, live);
     view.ports.push(port);
     view.drift.push(...drift);
     byService.set(svc.service, view);
   }
   return [...byService.values()];
+}
+
+/** Adds each service's live connections (from connectionViews) to its counters. */
+export function countConnections(views: ServiceView[], connections: readonly ConnectionView[]): void {
+  const bySvcId = new Map<number, ServiceView>();
+  for (const v of views) for (const p of v.ports) if (p.svcId !== null) bySvcId.set(p.svcId, v);
+  for (const c of connections) {
+    const v = bySvcId.get(c.svcId);
+    if (!v) continue;
+    v.counters.connections++;
+    v.counters.packets += c.packets;
+    v.counters.bytes += c.bytes;
+  }
 }
 
 /** Frontends in the kernel that no wanted service names: left over, or written by someone else. */

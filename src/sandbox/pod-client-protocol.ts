@@ -2,7 +2,7 @@
 export type ClientRequest =
   | { op: 'http'; host: string; port: number; count: number; concurrency?: number }
   | { op: 'connect'; host: string; port: number; timeoutMs?: number }
-  | { op: 'status'; host: string; port: number; timeoutMs?: number }
+  | { op: 'status'; host: string; port: number; path?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }
   | { op: 'udp'; host: string; port: number; timeoutMs?: number }
   | { op: 'session-open'; id: string; host: string; port: number }
   | { op: 'session-ask'; id: string }
@@ -17,8 +17,9 @@ export interface ClientReply {
   outcome?: string;
   backend?: string;
   ms?: number;
-  /** HTTP status code. */
+  /** HTTP status code and body. */
   status?: number;
+  body?: string;
   localPort?: number;
   byBackend?: Record<string, number>;
   /** The client addresses the backends saw, with counts (HTTP). */

@@ -9,9 +9,9 @@ function httpGet(host: string, port: number, timeoutMs: number): Promise<string>
   return httpRequest(host, port, timeoutMs).then((r) => r.body);
 }
 
-function httpRequest(host: string, port: number, timeoutMs: number): Promise<{ status: number; body: string }> {
+function httpRequest(host: string, port: number, timeoutMs: number, path = '/', send: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.request({ host, port, path, method: send.method ?? 'GET', headers: send.headers, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -20,6 +20,7 @@ function httpRequest(host: string, port: number, timeoutMs: number): Promise<{ s
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
+    req.end(send.body);
   });
 }
 
@@ -191,8 +192,8 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
     case 'connect':
       return connectOutcome(req.host, req.port, req.timeoutMs ?? 3000);
     case 'status':
-      return httpRequest(req.host, req.port, req.timeoutMs ?? 3000).then(
-        (r) => ({ outcome: 'answered', status: r.status }),
+      return httpRequest(req.host, req.port, req.timeoutMs ?? 3000, req.path, req).then(
+        (r) => ({ outcome: 'answered', status: r.status, body: r.body }),
         (err: Error) => ({ outcome: err.message }),
       );
     case 'udp':

@@ -73,6 +73,7 @@ describe('admin API routes', () => {
     assert.deepEqual(orphanFrontends, []);
     const one = (await get('/v1/services/shop/web')).json();
     assert.deepEqual(one.drift, []);
+    assert.deepEqual(one.counters, { connections: 1, packets: 7, bytes: 900 });
     const port = one.ports[0];
     assert.deepEqual(port.frontends, ['10.96.0.10:80/TCP']);
     const shares = port.backends.map((b: { share: number }) => b.share);
