@@ -149,6 +149,12 @@ int kbp_from_pod(struct __sk_buff *skb)
 	key.proto = f.proto;
 	key.scope = SVC_SCOPE_INTERNAL;
 	svc = bpf_map_lookup_elem(&svc_v4, &key);
+	if (!svc) {
+		/* A pod may also use a node port of its own node, a load-balancer or an external IP:
+		 * served here, since such packets never reach the node's interface. */
+		key.scope = SVC_SCOPE_EXTERNAL;
+		svc = bpf_map_lookup_elem(&svc_v4, &key);
+	}
 	if (!svc)
 		return finish(skb, STAT_PASS, len);
 	return finish(skb, lb_to_service(skb, &f, svc), len);

@@ -30,7 +30,7 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- shapes are the API's (src/api/schemas.ts)
+type Json = Record<string, any>; // the shapes are the API's (src/api/schemas.ts)
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 

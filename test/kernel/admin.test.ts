@@ -31,7 +31,7 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   let clientPod: Pod;
 
   /** GET on the admin API from inside the node namespace. */
-  async function api(pathname: string): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async function api(pathname: string): Promise<{ status: number; json: any }> {
     const r = await admin.request({ op: 'status', host: '127.0.0.1', port: 10249, path: pathname });
     assert.equal(r.outcome, 'answered', `${pathname}: ${r.outcome}`);
     const body = r.body ?? '';

@@ -51,6 +51,8 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   const servers: { kill(): void }[] = [];
   const endpoints: Endpoint[] = [];
   let hostCgroup: TestCgroup;
+  /** A pod on node-a that only sends. */
+  let clientA: Pod;
 
   const nodeA = () => topo.nodes[0] as SimNode;
   const nodeB = () => topo.nodes[1] as SimNode;
@@ -117,6 +119,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
         endpoints.push({ pod, node });
       }
     }
+    clientA = await nodeA().sandbox.addPod('client-a');
     writeManifest(dir, 'cluster.yaml', manifests(endpoints));
     hostCgroup = createTestCgroup(`kbp-${topo.runId}-host`);
     for (const node of topo.nodes) {
@@ -205,6 +208,19 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
     const refused = await client.request({ op: 'connect', host: RESTRICTED_LB_IP, port: 80, timeoutMs: 1500 });
     assert.equal(refused.outcome, 'timeout');
     assert.ok(countersOf(nodeA()).drop_source_range.packets > before, 'counted');
+  });
+
+  test("a pod reaches its own node's node port and a load-balancer IP", async () => {
+    const podClient = await startPodClient(clientA.ns);
+    try {
+      for (const [host, port] of [[nodeA().address, 30080], [LB_IP, 80]] as const) {
+        const r = await podClient.request({ op: 'http', host, port, count: 60, concurrency: 4 });
+        assert.equal(r.failures, 0, `${host}:${port}: ${JSON.stringify(r.errors)}`);
+        assert.deepEqual(Object.keys(r.byBackend ?? {}).sort(), endpoints.map((e) => e.pod.name).sort(), `${host}:${port}`);
+      }
+    } finally {
+      podClient.close();
+    }
   });
 
   test("a process in node-a's own namespace reaches a ClusterIP; one outside the cgroup is not translated", async () => {
