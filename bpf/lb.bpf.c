@@ -205,6 +205,7 @@ int kbp_from_world(struct xdp_md *ctx)
 	case STAT_EXTERNAL_LOCAL:
 	case STAT_EXTERNAL_REMOTE:
 	case STAT_EXTERNAL_REPLY:
+	case STAT_REJECT_NO_BACKEND:
 		return action;
 	default:
 		return XDP_DROP;

@@ -18,6 +18,7 @@
 #include "nat.h"
 #include "conntrack.h"
 #include "maglev.h"
+#include "reject.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -157,8 +158,17 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 		backend_id = ct->backend_id;
 		nat_port = ct->nat_port;
 	} else {
-		if (!svc->backend_count)
-			return svc->flags & SVC_F_LOCAL_ONLY ? STAT_DROP_NO_LOCAL_BACKEND : STAT_DROP_NO_BACKEND;
+		if (!svc->backend_count) {
+			/* Local policy: this node has no endpoint, others may (the load balancer's health
+			 * check steers away). Otherwise there is none: refused, as kube-proxy does. */
+			if (svc->flags & SVC_F_LOCAL_ONLY)
+				return STAT_DROP_NO_LOCAL_BACKEND;
+			err = f->proto == IPPROTO_TCP ? reject_tcp_xdp(ctx, f) : reject_udp_xdp(ctx, f);
+			if (err)
+				return -err;
+			*action = XDP_TX;
+			return STAT_REJECT_NO_BACKEND;
+		}
 		be = backend_for_new_flow(svc, f, now, &backend_id, &reason);
 		if (!be)
 			return reason;

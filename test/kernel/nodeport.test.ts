@@ -79,6 +79,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
         { loadBalancer: { ingress: [{ ip: RESTRICTED_LB_IP }] } },
       ),
       slice('restricted', [{ name: 'http', port: 8080 }], endpoints),
+      service('none', '10.96.0.14', { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30085 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30086 }] }),
     ];
     return docs.map((d) => stringify(d)).join('---\n');
   }
@@ -239,6 +240,14 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
       hostClient.close();
       outsider.close();
     }
+  });
+
+  test('a node port of a service without endpoints refuses at once: TCP RST, ICMP port unreachable', async () => {
+    const tcp = await client.request({ op: 'connect', host: nodeB().address, port: 30085, timeoutMs: 3000 });
+    assert.equal(tcp.outcome, 'refused');
+    assert.ok((tcp.ms ?? 9999) < 1000, `refused after ${tcp.ms} ms`);
+    const udp = await client.request({ op: 'udp', host: nodeB().address, port: 30086, timeoutMs: 3000 });
+    assert.equal(udp.outcome, 'refused');
   });
 
   test('a long-lived connection through a node port survives backend changes elsewhere in the service', async () => {

@@ -26,6 +26,8 @@ const remote = lbService('ns/remote:http', [{ address: NODE, port: 30081, protoc
 const remoteUdp = lbService('ns/remote:dns', [{ address: NODE, port: 30053, protocol: 'UDP' }], [{ address: REMOTE_BACKEND, port: 5353, local: false }], { external: 'nodePort' });
 // externalTrafficPolicy Local on a node without local endpoints: compiled with an empty table.
 const noLocal = lbService('ns/nolocal:http', [{ address: NODE, port: 30082, protocol: 'TCP' }], [], { external: 'nodePort', localOnly: true });
+// No endpoints at all: refused, as kube-proxy does.
+const empty = lbService('ns/empty:http', [{ address: NODE, port: 30083, protocol: 'TCP' }, { address: NODE, port: 30084, protocol: 'UDP' }], [], { external: 'nodePort' });
 const ranged = lbService('ns/ranged:http', [{ address: LB_IP, port: 80, protocol: 'TCP' }], [{ address: LOCAL_BACKEND, port: 8080, local: true }], {
   external: 'loadBalancerIP',
   sourceRanges: ['192.168.0.0/16'],
@@ -49,7 +51,7 @@ describe('xdp datapath under test-run', () => {
     await runIn(ns, 'ip', ['neigh', 'replace', NODE_B, 'lladdr', NODE_B_MAC.replace(/(..)(?!$)/g, '$1:'), 'dev', 'eth0', 'nud', 'permanent']);
     await runIn(ns, 'ip', ['neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC.replace(/(..)(?!$)/g, '$1:'), 'dev', 'eth0', 'nud', 'permanent']);
     dp = await loadTestDatapath(pinDir, { nodeAddress: NODE });
-    dp.reconciler.sync([local, remote, remoteUdp, noLocal, ranged]);
+    dp.reconciler.sync([local, remote, remoteUdp, noLocal, empty, ranged]);
     fromWorld = dp.obj.program(Programs.fromWorld);
     toWorld = dp.obj.program(Programs.toWorld);
   });
@@ -126,6 +128,24 @@ describe('xdp datapath under test-run', () => {
     const [res, counted] = await delta('drop_no_local_backend', () => xdp({ proto: 'TCP', saddr: CLIENT, daddr: NODE, sport: 40004, dport: 30082 }));
     assert.equal(res.retval, XDP.DROP);
     assert.equal(counted, 1);
+  });
+
+  test('no endpoints: a TCP RST and an ICMP port unreachable go back to the client, from the node port', async () => {
+    const [tcp, counted] = await delta('reject_no_backend', () => xdp({ proto: 'TCP', saddr: CLIENT, daddr: NODE, sport: 40010, dport: 30083, seq: 5000, srcMac: CLIENT_MAC }));
+    assert.equal(tcp.retval, XDP.TX);
+    assert.equal(counted, 1);
+    const rst = parseFrame(tcp.data);
+    assert.deepEqual([rst.saddr, rst.sport, rst.daddr, rst.dport, rst.dstMac], [NODE, 30083, CLIENT, 40010, CLIENT_MAC]);
+    assert.equal(rst.tcpFlags, TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    assert.equal(rst.ack, 5001, 'acknowledges the SYN');
+    assert.ok(rst.ipChecksumOk && rst.l4ChecksumOk, 'checksums');
+
+    const udp = await xdp({ proto: 'UDP', saddr: CLIENT, daddr: NODE, sport: 40011, dport: 30084, payload: Buffer.from('query'), srcMac: CLIENT_MAC });
+    assert.equal(udp.retval, XDP.TX);
+    const icmp = parseFrame(udp.data);
+    assert.deepEqual([icmp.proto, icmp.icmpType, icmp.icmpCode, icmp.saddr, icmp.daddr], [1, 3, 3, NODE, CLIENT]);
+    assert.ok(icmp.ipChecksumOk && icmp.l4ChecksumOk, 'checksums');
+    assert.equal(icmp.quoted.readUInt16BE(20 + 2), 30084, 'quotes the datagram');
   });
 
   test('loadBalancerSourceRanges: a source outside is dropped, one inside served', async () => {
