@@ -8,6 +8,8 @@ export const ErrorCode = {
   MaglevTooManyBackends: 'KBP_MAGLEV_TOO_MANY_BACKENDS',
   /** A flag or option names something that is not there (e.g. a node interface without an address). */
   InvalidConfig: 'KBP_INVALID_CONFIG',
+  /** A pinned map of an earlier version holds state in a layout this version cannot take over. */
+  IncompatiblePins: 'KBP_INCOMPATIBLE_PINS',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -120,7 +120,12 @@ export class Agent {
     mkdirSync(this.options.pinDir, { recursive: true });
     const nodeInterface = this.options.nodeInterface;
     const nodeAddress = nodeInterface === undefined ? undefined : interfaceAddress(nodeInterface);
-    this.obj = await loadDatapath({ pinDir: this.options.pinDir, hairpinAddress: this.options.hairpinAddress, ...(nodeAddress ? { nodeAddress } : {}) });
+    this.obj = await loadDatapath({
+      pinDir: this.options.pinDir,
+      hairpinAddress: this.options.hairpinAddress,
+      ...(nodeAddress ? { nodeAddress } : {}),
+      onReplacedPin: (map) => log.warn({ map }, 'pinned map of an earlier layout replaced'),
+    });
     this.reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(this.obj)));
     this.ct = this.obj.map('ct_v4');
     this.stats = this.obj.map('stats');

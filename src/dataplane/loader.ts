@@ -1,6 +1,8 @@
 // Loads the datapath object with its maps pinned under one directory. Maps already pinned there are
 // reused, so a restarted agent keeps the services and the connections of the one before it.
+import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { ErrorCode, KbpError } from '../errors.js';
 import { native, repoRoot, type BpfObject, type CgroupHook } from '../native/bpf.js';
 import { writeIPv4 } from './layout.js';
 
@@ -21,6 +23,14 @@ export const SocketPrograms = {
   getpeername4: 'kbp_sock_getpeername',
 } as const satisfies Record<CgroupHook, string>;
 
+/**
+ * Pinned maps an upgrade may replace when their layout changed: counters (they restart from zero),
+ * source ranges (rewritten by the next sync), and per-socket or per-client memory whose loss only
+ * lets a client land on another backend for its next connection. The others hold service and flow
+ * state whose ids name each other; replacing one alone would send live connections astray.
+ */
+const REPLACEABLE_PINS = new Set(['stats', 'lb_src_v4', 'sock_revnat_v4', 'affinity_v4']);
+
 export interface DatapathOptions {
   pinDir: string;
   /** Source address given to a pod's own packets when it reaches itself through a service. */
@@ -28,6 +38,8 @@ export interface DatapathOptions {
   /** This node's address on its interface: the source of outside flows NATed to other nodes' backends. */
   nodeAddress?: string;
   objectPath?: string;
+  /** Told of every pinned map replaced because its layout changed (see REPLACEABLE_PINS). */
+  onReplacedPin?: (map: string) => void;
 }
 
 export async function loadDatapath(options: DatapathOptions): Promise<BpfObject> {
@@ -37,5 +49,23 @@ export async function loadDatapath(options: DatapathOptions): Promise<BpfObject>
     return b;
   };
   const rodata = { hairpin_addr: address(options.hairpinAddress), ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}) };
-  return native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata });
+  for (const replaced = new Set<string>(); ; ) {
+    try {
+      return await native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata });
+    } catch (err) {
+      // libbpf names the pinned map it could not reuse.
+      const map = /map '([^']+)': error reusing pinned map/.exec((err as Error).message)?.[1];
+      if (map === undefined || replaced.has(map)) throw err;
+      if (!REPLACEABLE_PINS.has(map)) {
+        throw new KbpError(
+          ErrorCode.IncompatiblePins,
+          `the pinned map ${path.join(options.pinDir, map)} has another layout than this version's, and holds service or flow state: remove ${options.pinDir} to start afresh (live connections through this node are then lost)`,
+          { cause: err },
+        );
+      }
+      rmSync(path.join(options.pinDir, map));
+      replaced.add(map);
+      options.onReplacedPin?.(map);
+    }
+  }
 }

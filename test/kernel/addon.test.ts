@@ -93,6 +93,38 @@ describe('native addon', () => {
     }
   });
 
+  test('an upgrade replaces pinned counters of an older layout, and refuses to guess for service state', async () => {
+    const dir = uniquePinDir('upgrade');
+    ensureBpffs();
+    execFileSync('mkdir', ['-p', dir]);
+    // Maps as an earlier version would have pinned them: fewer counters; a backend value of another size.
+    const pinOld = (name: string, spec: { type: number; keySize: number; valueSize: number; maxEntries: number; flags?: number }) => {
+      const m = native().createMap({ name, ...spec });
+      try {
+        execFileSync('bpftool', ['map', 'pin', 'id', String(m.info.id), path.join(dir, name)]);
+      } finally {
+        m.close();
+      }
+    };
+    try {
+      pinOld('stats', { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: 13 });
+      const replaced: string[] = [];
+      const upgraded = await loadDatapath({ pinDir: dir, hairpinAddress: HAIRPIN_ADDRESS, onReplacedPin: (m) => replaced.push(m) });
+      try {
+        assert.deepEqual(replaced, ['stats']);
+        assert.equal(upgraded.map('stats').info.maxEntries, native().openPinnedMap(path.join(dir, 'stats')).info.maxEntries);
+        assert.ok(upgraded.map('stats').info.maxEntries > 13);
+      } finally {
+        upgraded.close();
+      }
+      execFileSync('rm', ['-f', path.join(dir, 'backends_v4')]);
+      pinOld('backends_v4', { type: MapType.HASH, keySize: 4, valueSize: 16, maxEntries: 1024, flags: 1 });
+      await assert.rejects(loadDatapath({ pinDir: dir, hairpinAddress: HAIRPIN_ADDRESS }), { code: 'KBP_INCOMPATIBLE_PINS', message: /backends_v4 .*remove/ });
+    } finally {
+      removePinDir(dir);
+    }
+  });
+
   test('failures are errors with an errno code, the errno, the call and the object', async () => {
     const svc = obj.map('svc_v4');
     assert.throws(() => svc.lookup(Buffer.alloc(3)), { code: 'EINVAL', syscall: 'lookup', message: /map "svc_v4".*3 bytes, expected 8/ });
