@@ -14,6 +14,15 @@
 #include "maglev.h"
 #include "stats.h"
 
+/* The node's own network namespace (set by the agent at load): sockets of other namespaces (pods,
+ * whose cgroups descend from the node's) are left to the tc path. 0 means every namespace. */
+const volatile __u64 host_netns_cookie = 0;
+
+static __always_inline bool in_host_netns(struct bpf_sock_addr *ctx)
+{
+	return !host_netns_cookie || bpf_get_netns_cookie(ctx) == host_netns_cookie;
+}
+
 /* What the socket was pointed at, to show the service address back. */
 struct sock_key_v4 {
 	__u64 cookie;
@@ -44,6 +53,8 @@ static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto
 	struct flow4 f = {};
 	int reason;
 
+	if (!in_host_netns(ctx))
+		return 1;
 	svc = bpf_map_lookup_elem(&svc_v4, &key);
 	if (!svc)
 		return 1;
@@ -81,7 +92,7 @@ static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto
 static __always_inline int sock_from_backend(struct bpf_sock_addr *ctx)
 {
 	struct sock_key_v4 rkey = { .cookie = bpf_get_socket_cookie(ctx), .backend_ip = ctx->user_ip4, .backend_port = (__be16)ctx->user_port };
-	struct revnat_v4 *rn = bpf_map_lookup_elem(&sock_revnat_v4, &rkey);
+	struct revnat_v4 *rn = in_host_netns(ctx) ? bpf_map_lookup_elem(&sock_revnat_v4, &rkey) : NULL;
 
 	if (rn) {
 		ctx->user_ip4 = rn->vip;

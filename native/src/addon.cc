@@ -1,4 +1,6 @@
 // Module entry: the native surface declared in src/native/bpf.ts.
+#include <sys/socket.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -41,6 +43,18 @@ static Napi::Value MapFromId(const Napi::CallbackInfo &info) {
   return BpfMap::Wrap(env, fd);
 }
 
+// The cookie of the caller's network namespace (SO_NETNS_COOKIE), as BPF's bpf_get_netns_cookie sees it.
+static Napi::Value NetnsCookie(const Napi::CallbackInfo &info) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "socket", "");
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  int err = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) ? errno : 0;
+  close(fd);
+  if (err) ThrowErrno(info.Env(), err, "getsockopt", "SO_NETNS_COOKIE");
+  return Napi::BigInt::New(info.Env(), cookie);
+}
+
 static Napi::Value PossibleCpus(const Napi::CallbackInfo &info) {
   int n = libbpf_num_possible_cpus();
   if (n < 0) ThrowErrno(info.Env(), n, "libbpf_num_possible_cpus", "");
@@ -63,6 +77,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupDetach", Napi::Function::New(env, CgroupDetach));
   exports.Set("testRun", Napi::Function::New(env, TestRun));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("netnsCookie", Napi::Function::New(env, NetnsCookie));
   return exports;
 }
 

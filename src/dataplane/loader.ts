@@ -1,6 +1,7 @@
 // Loads the datapath object with its maps pinned under one directory. Maps already pinned there are
 // reused, so a restarted agent keeps the services and the connections of the one before it.
 import { rmSync } from 'node:fs';
+import { endianness } from 'node:os';
 import path from 'node:path';
 import { ErrorCode, KbpError } from '../errors.js';
 import { native, repoRoot, type BpfObject, type CgroupHook } from '../native/bpf.js';
@@ -48,7 +49,14 @@ export async function loadDatapath(options: DatapathOptions): Promise<BpfObject>
     writeIPv4(b, ip, 0);
     return b;
   };
-  const rodata = { hairpin_addr: address(options.hairpinAddress), ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}) };
+  const cookie = Buffer.alloc(8);
+  if (endianness() === 'LE') cookie.writeBigUInt64LE(native().netnsCookie());
+  else cookie.writeBigUInt64BE(native().netnsCookie());
+  const rodata = {
+    hairpin_addr: address(options.hairpinAddress),
+    host_netns_cookie: cookie,
+    ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}),
+  };
   for (const replaced = new Set<string>(); ; ) {
     try {
       return await native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata });

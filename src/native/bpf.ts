@@ -155,6 +155,8 @@ export interface NativeAddon {
    * interface it receives on.
    */
   testRun(program: BpfProgram, packet: Buffer, repeat: number, options?: { netns?: string; ifname?: string }): Promise<TestRunResult>;
+  /** The cookie of the caller's network namespace, as bpf_get_netns_cookie() returns it. */
+  netnsCookie(): bigint;
   /** Number of possible CPUs: the multiplier of per-CPU map values. */
   possibleCpus(): number;
 }

@@ -236,6 +236,18 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
       assert.equal(udp.outcome, 'answered', 'UDP through the socket hooks');
       const outside = await outsider.request({ op: 'connect', host: '10.96.0.10', port: 80, timeoutMs: 1000 });
       assert.notEqual(outside.outcome, 'connected');
+
+      // A pod's process in the same cgroup is another namespace's: left to the tc path.
+      const podInCgroup = await startPodClient(clientA.ns);
+      try {
+        hostCgroup.add(podInCgroup.pid);
+        const before = countersOf(nodeA()).sock_translated.packets;
+        const viaTc = await podInCgroup.request({ op: 'http', host: '10.96.0.10', port: 80, count: 10, concurrency: 2 });
+        assert.equal(viaTc.failures, 0);
+        assert.equal(countersOf(nodeA()).sock_translated.packets, before, 'no socket translation outside the host namespace');
+      } finally {
+        podInCgroup.close();
+      }
     } finally {
       hostClient.close();
       outsider.close();
