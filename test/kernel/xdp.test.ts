@@ -26,6 +26,10 @@ const remote = lbService('ns/remote:http', [{ address: NODE, port: 30081, protoc
 const remoteUdp = lbService('ns/remote:dns', [{ address: NODE, port: 30053, protocol: 'UDP' }], [{ address: REMOTE_BACKEND, port: 5353, local: false }], { external: 'nodePort' });
 // externalTrafficPolicy Local on a node without local endpoints: compiled with an empty table.
 const noLocal = lbService('ns/nolocal:http', [{ address: NODE, port: 30082, protocol: 'TCP' }], [], { external: 'nodePort', localOnly: true });
+const sticky = lbService('ns/sticky:http', [{ address: NODE, port: 30085, protocol: 'TCP' }], [20, 21, 22, 23].map((i) => ({ address: `10.244.1.${i}`, port: 8080, local: true })), {
+  external: 'nodePort',
+  affinityTimeoutSeconds: 60,
+});
 // No endpoints at all: refused, as kube-proxy does.
 const empty = lbService('ns/empty:http', [{ address: NODE, port: 30083, protocol: 'TCP' }, { address: NODE, port: 30084, protocol: 'UDP' }], [], { external: 'nodePort' });
 const ranged = lbService('ns/ranged:http', [{ address: LB_IP, port: 80, protocol: 'TCP' }], [{ address: LOCAL_BACKEND, port: 8080, local: true }], {
@@ -51,7 +55,7 @@ describe('xdp datapath under test-run', () => {
     await runIn(ns, 'ip', ['neigh', 'replace', NODE_B, 'lladdr', NODE_B_MAC.replace(/(..)(?!$)/g, '$1:'), 'dev', 'eth0', 'nud', 'permanent']);
     await runIn(ns, 'ip', ['neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC.replace(/(..)(?!$)/g, '$1:'), 'dev', 'eth0', 'nud', 'permanent']);
     dp = await loadTestDatapath(pinDir, { nodeAddress: NODE });
-    dp.reconciler.sync([local, remote, remoteUdp, noLocal, empty, ranged]);
+    dp.reconciler.sync([local, remote, remoteUdp, noLocal, empty, ranged, sticky]);
     fromWorld = dp.obj.program(Programs.fromWorld);
     toWorld = dp.obj.program(Programs.toWorld);
   });
@@ -122,6 +126,15 @@ describe('xdp datapath under test-run', () => {
     const reply = parseFrame((await xdp({ proto: 'UDP', saddr: REMOTE_BACKEND, daddr: NODE, sport: 5353, dport: out.sport, payload: Buffer.from('answer') })).data);
     assert.deepEqual([reply.saddr, reply.sport, reply.daddr, reply.dport], [NODE, 30053, CLIENT, 40003]);
     assert.ok(reply.l4ChecksumOk, 'UDP checksum');
+  });
+
+  test('session affinity: every new connection of a client through a node port goes to its backend', async () => {
+    const backends = new Set<string>();
+    for (let sport = 41000; sport < 41020; sport++) {
+      backends.add(parseFrame((await xdp({ proto: 'TCP', saddr: CLIENT, daddr: NODE, sport, dport: 30085 })).data).daddr);
+    }
+    // 20 connections over 4 backends all on one: by Maglev alone that would be a 1 in 4^19 chance.
+    assert.equal(backends.size, 1, [...backends].join());
   });
 
   test('externalTrafficPolicy Local without a local backend drops, counted', async () => {
