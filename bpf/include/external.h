@@ -44,35 +44,50 @@ static __always_inline bool source_allowed(const struct svc_val_v4 *svc, __be32 
 	return bpf_map_lookup_elem(&lb_src_v4, &key) != NULL;
 }
 
+/* A FIB answer is trusted this long: a route or neighbour change is followed within it. */
+#define NEXT_HOP_TTL_NS (1 * NSEC_PER_SEC)
+
 /*
- * Sends a rewritten frame toward (saddr -> daddr): the FIB gives the next hop's and our MACs. A next
- * hop without a neighbour entry yet goes through the stack, which resolves it. Returns the XDP action,
- * or -STAT_DROP_NO_ROUTE.
+ * Sends a rewritten frame toward (saddr -> daddr): the FIB (or its recent answer) gives the next
+ * hop's and our MACs. A next hop without a neighbour entry yet goes through the stack, which
+ * resolves it. Returns the XDP action, or -STAT_DROP_NO_ROUTE.
  */
 static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u8 proto, __u16 ip_len)
 {
-	struct bpf_fib_lookup p = {
-		.family = AF_INET,
-		.l4_protocol = proto,
-		.tot_len = ip_len,
-		.ifindex = ctx->ingress_ifindex,
-		.ipv4_src = saddr,
-		.ipv4_dst = daddr,
-	};
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct next_hop *hop = bpf_map_lookup_elem(&next_hop_v4, &daddr);
+	struct next_hop fresh;
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	int rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
 
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return XDP_PASS;
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return -STAT_DROP_NO_ROUTE;
+	if (!hop || hop->expires_ns < now) {
+		struct bpf_fib_lookup p = {
+			.family = AF_INET,
+			.l4_protocol = proto,
+			.tot_len = ip_len,
+			.ifindex = ctx->ingress_ifindex,
+			.ipv4_src = saddr,
+			.ipv4_dst = daddr,
+		};
+		int rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+			return XDP_PASS;
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+			return -STAT_DROP_NO_ROUTE;
+		fresh.expires_ns = now + NEXT_HOP_TTL_NS;
+		fresh.ifindex = p.ifindex;
+		__builtin_memcpy(fresh.smac, p.smac, ETH_ALEN);
+		__builtin_memcpy(fresh.dmac, p.dmac, ETH_ALEN);
+		bpf_map_update_elem(&next_hop_v4, &daddr, &fresh, BPF_ANY);
+		hop = &fresh;
+	}
 	if ((void *)(eth + 1) > data_end)
 		return -STAT_DROP_REWRITE;
-	__builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
-	return p.ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(p.ifindex, 0);
+	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
+	return hop->ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(hop->ifindex, 0);
 }
 
 static __always_inline void reply_key(struct ct_key_v4 *key, const struct backend_v4 *be, __be32 daddr, __be16 dport,

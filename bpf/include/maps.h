@@ -1,4 +1,4 @@
-/* Every map of the datapath, pinned by name so the agent and restarted programs share them. */
+/* Every map of the datapath; those holding state are pinned by name, so the agent and restarted programs share them. */
 #ifndef KBP_MAPS_H
 #define KBP_MAPS_H
 
@@ -97,6 +97,23 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_src_v4 SEC(".maps");
+
+/* Host-network sockets pointed at a backend -> the service address they asked for (sock.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KBP_CT_MAX);
+	__type(key, struct sock_key_v4);
+	__type(value, struct revnat_v4);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_revnat_v4 SEC(".maps");
+
+/* Recent FIB answers by destination (external.h); a cache, so not pinned: each load starts empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __be32);
+	__type(value, struct next_hop);
+} next_hop_v4 SEC(".maps");
 
 /* Packet counters by enum stat_reason, per CPU so no atomics are needed. */
 struct {

@@ -23,22 +23,6 @@ static __always_inline bool in_host_netns(struct bpf_sock_addr *ctx)
 	return !host_netns_cookie || bpf_get_netns_cookie(ctx) == host_netns_cookie;
 }
 
-/* What the socket was pointed at, to show the service address back. */
-struct sock_key_v4 {
-	__u64 cookie;
-	__be32 backend_ip;
-	__be16 backend_port;
-	__u16 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, KBP_CT_MAX);
-	__type(key, struct sock_key_v4);
-	__type(value, struct revnat_v4);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_revnat_v4 SEC(".maps");
-
 /* The socket's destination is a service: point it at a backend. Returns 1 to allow, 0 to refuse. */
 static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto)
 {

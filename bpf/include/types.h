@@ -107,6 +107,22 @@ struct affinity_val {
 	__u32 pad;
 };
 
+/* What a host-network socket was pointed at, to show the service address back. */
+struct sock_key_v4 {
+	__u64 cookie;
+	__be32 backend_ip;
+	__be16 backend_port;
+	__u16 pad;
+};
+
+/* The FIB's answer for a destination, kept briefly: a lookup costs several times the rest of the path. */
+struct next_hop {
+	__u64 expires_ns;
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
 /* Per-CPU counters by reason; the names in src/dataplane/layout.ts follow this order. */
 enum stat_reason {
 	STAT_PASS = 0,           /* not for a service: untouched */
