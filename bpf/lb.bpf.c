@@ -55,6 +55,18 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u32 len)
 	return verdict(skb, reason);
 }
 
+/* Parses a tc packet into *f: true for a flow to handle; otherwise the packet is counted and
+ * *verdict is what to return for it. */
+static __always_inline bool parse_or_finish(struct __sk_buff *skb, struct flow4 *f, __u32 len, int *verdict)
+{
+	int ret = parse_flow4(skb, f);
+
+	if (ret == PARSE_OK)
+		return true;
+	*verdict = finish(skb, ret < 0 ? -ret : STAT_PASS, len);
+	return false;
+}
+
 /* A packet from a pod to a service frontend. Returns the stat reason. */
 static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flow4 *f, const struct svc_val_v4 *svc)
 {
@@ -80,7 +92,15 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 		if (!be)
 			return reason;
 		hairpin = be->ip == f->saddr;
-		err = ct_create(f, be, backend_id, svc, hairpin ? hairpin_addr : f->saddr, skb->len, now);
+		struct ct_reply_leg reply = {
+			.service_dir = CT_DIR_SERVICE,
+			.reply_dir = CT_DIR_REPLY,
+			.flags = hairpin ? CT_F_HAIRPIN : 0,
+			.daddr = hairpin ? hairpin_addr : f->saddr,
+			.dport = f->sport,
+		};
+
+		err = ct_create(f, svc, be, backend_id, &reply, skb->len, now);
 		if (err)
 			return -err;
 		affinity_record(svc, f->saddr, backend_id, now);
@@ -135,12 +155,10 @@ int kbp_from_pod(struct __sk_buff *skb)
 	struct svc_key_v4 key = {};
 	struct svc_val_v4 *svc;
 	struct flow4 f;
-	int ret = parse_flow4(skb, &f);
+	int verdict;
 
-	if (ret < 0)
-		return finish(skb, -ret, len);
-	if (ret == PARSE_NOT_FLOW)
-		return finish(skb, STAT_PASS, len);
+	if (!parse_or_finish(skb, &f, len, &verdict))
+		return verdict;
 	if (f.daddr == hairpin_addr)
 		return finish(skb, lookup_reply(skb, &f), len);
 
@@ -165,12 +183,10 @@ int kbp_to_pod(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
 	struct flow4 f;
-	int ret = parse_flow4(skb, &f);
+	int verdict;
 
-	if (ret < 0)
-		return finish(skb, -ret, len);
-	if (ret == PARSE_NOT_FLOW)
-		return finish(skb, STAT_PASS, len);
+	if (!parse_or_finish(skb, &f, len, &verdict))
+		return verdict;
 	return finish(skb, lookup_reply(skb, &f), len);
 }
 
@@ -217,12 +233,10 @@ int kbp_to_world(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
 	struct flow4 f;
-	int ret = parse_flow4(skb, &f);
+	int verdict;
 
-	if (ret < 0)
-		return finish(skb, -ret, len);
-	if (ret == PARSE_NOT_FLOW)
-		return finish(skb, STAT_PASS, len);
+	if (!parse_or_finish(skb, &f, len, &verdict))
+		return verdict;
 	return finish(skb, external_local_reply(skb, &f), len);
 }
 

@@ -79,15 +79,36 @@ static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4
 	return ct;
 }
 
-/*
- * Creates both legs of a new translated flow: the service leg keyed by the client's packet as sent
- * (to the VIP) and the reply leg keyed as the backend's reply will arrive (to the client, or to the
- * hairpin address). Returns 0 or -STAT_DROP_CT_FULL.
- */
-static __always_inline int ct_create(const struct flow4 *f, const struct backend_v4 *be, __u32 backend_id,
-				     const struct svc_val_v4 *svc, __be32 reply_daddr, __u32 len, __u64 now)
+/* How the reply leg of a new flow is keyed: as the backend's reply will reach us. */
+struct ct_reply_leg {
+	__u8 service_dir; /* CT_DIR_SERVICE or CT_DIR_EXTERNAL: the client's leg */
+	__u8 reply_dir;   /* its CT_DIR_*REPLY */
+	__u16 flags;      /* enum ct_flags of the new flow */
+	__be32 daddr;     /* the reply's destination: the client, the hairpin address or this node */
+	__be16 dport;     /* ... and port: the client's, or the node's NAT port */
+	__be16 nat_port;  /* the NAT port when the flow is source-NATed to this node, else 0 */
+};
+
+/* The key of a reply from `be` to (daddr, dport). */
+static __always_inline void ct_reply_key(struct ct_key_v4 *key, const struct backend_v4 *be, __be32 daddr, __be16 dport,
+					 __u8 proto, __u8 dir)
 {
-	__u16 flags = reply_daddr != f->saddr ? CT_F_HAIRPIN : 0;
+	key->saddr = be->ip;
+	key->daddr = daddr;
+	key->sport = be->port;
+	key->dport = dport;
+	key->proto = proto;
+	key->dir = dir;
+	key->pad = 0;
+}
+
+/*
+ * Creates both legs of a new translated flow: the client's leg keyed by its packet as sent (to the
+ * frontend) and the reply leg keyed as the backend's reply will arrive. Returns 0 or -STAT_DROP_CT_FULL.
+ */
+static __always_inline int ct_create(const struct flow4 *f, const struct svc_val_v4 *svc, const struct backend_v4 *be,
+				     __u32 backend_id, const struct ct_reply_leg *reply, __u32 len, __u64 now)
+{
 	struct ct_entry_v4 e = {
 		.expires_ns = now + ct_lifetime(f, 0),
 		.packets = 1,
@@ -96,19 +117,16 @@ static __always_inline int ct_create(const struct flow4 *f, const struct backend
 		.revnat_id = svc->revnat_id,
 		.svc_id = svc->svc_id,
 		.client_ip = f->saddr,
-		.flags = flags,
+		.flags = reply->flags,
+		.client_port = f->sport,
+		.nat_port = reply->nat_port,
 	};
 	struct ct_key_v4 key;
 
-	ct_key_from_flow(&key, f, CT_DIR_SERVICE);
+	ct_key_from_flow(&key, f, reply->service_dir);
 	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
 		return -STAT_DROP_CT_FULL;
-
-	key.saddr = be->ip;
-	key.daddr = reply_daddr;
-	key.sport = be->port;
-	key.dport = f->sport;
-	key.dir = CT_DIR_REPLY;
+	ct_reply_key(&key, be, reply->daddr, reply->dport, f->proto, reply->reply_dir);
 	e.packets = 0;
 	e.bytes = 0;
 	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)

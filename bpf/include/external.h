@@ -90,18 +90,6 @@ static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 
 	return hop->ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(hop->ifindex, 0);
 }
 
-static __always_inline void reply_key(struct ct_key_v4 *key, const struct backend_v4 *be, __be32 daddr, __be16 dport,
-				      __u8 proto)
-{
-	key->saddr = be->ip;
-	key->daddr = daddr;
-	key->sport = be->port;
-	key->dport = dport;
-	key->proto = proto;
-	key->dir = CT_DIR_EXTERNAL_REPLY;
-	key->pad = 0;
-}
-
 /* A node port for a new flow to a remote backend, free for that backend; 0 when none is. */
 static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr, __u64 now)
 {
@@ -111,41 +99,10 @@ static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct b
 
 	for (int i = 0; i < NAT_PORT_TRIES; i++) {
 		port = bpf_htons(NAT_PORT_MIN + (start + i * 7919) % NAT_PORT_COUNT);
-		reply_key(&key, be, snat_addr, port, f->proto);
+		ct_reply_key(&key, be, snat_addr, port, f->proto, CT_DIR_EXTERNAL_REPLY);
 		if (!ct_lookup(&key, now))
 			return port;
 	}
-	return 0;
-}
-
-/* Both legs of a new outside flow. Returns 0 or -STAT_DROP_CT_FULL. */
-static __always_inline int ct_create_external(const struct flow4 *f, const struct svc_val_v4 *svc, const struct backend_v4 *be,
-					      __u32 backend_id, __be32 snat_addr, __be16 nat_port, __u32 len, __u64 now)
-{
-	struct ct_entry_v4 e = {
-		.expires_ns = now + ct_lifetime(f, 0),
-		.packets = 1,
-		.bytes = len,
-		.backend_id = backend_id,
-		.revnat_id = svc->revnat_id,
-		.svc_id = svc->svc_id,
-		.client_ip = f->saddr,
-		.client_port = f->sport,
-		.nat_port = nat_port,
-	};
-	struct ct_key_v4 key;
-
-	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL);
-	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
-		return -STAT_DROP_CT_FULL;
-	if (nat_port)
-		reply_key(&key, be, snat_addr, nat_port, f->proto);
-	else
-		reply_key(&key, be, f->saddr, f->sport, f->proto);
-	e.packets = 0;
-	e.bytes = 0;
-	if (bpf_map_update_elem(&ct_v4, &key, &e, BPF_ANY) < 0)
-		return -STAT_DROP_CT_FULL;
 	return 0;
 }
 
@@ -192,7 +149,15 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 			if (!nat_port)
 				return STAT_DROP_NAT_PORTS;
 		}
-		err = ct_create_external(f, svc, be, backend_id, snat_addr, nat_port, len, now);
+		struct ct_reply_leg reply = {
+			.service_dir = CT_DIR_EXTERNAL,
+			.reply_dir = CT_DIR_EXTERNAL_REPLY,
+			.daddr = nat_port ? snat_addr : f->saddr,
+			.dport = nat_port ? nat_port : f->sport,
+			.nat_port = nat_port,
+		};
+
+		err = ct_create(f, svc, be, backend_id, &reply, len, now);
 		if (err)
 			return -err;
 		affinity_record(svc, f->saddr, backend_id, now);

@@ -10,6 +10,33 @@ enum nat_side {
 	NAT_DST,
 };
 
+/* The IPv4 header and the L4 ports of the frame at [data, data_end), bounds-checked; NULL ip if out of bounds. */
+static __always_inline struct iphdr *nat_headers(void *data, void *data_end, const struct flow4 *f, __be16 **ports)
+{
+	struct iphdr *ip = data + ETH_HLEN;
+
+	if ((void *)(ip + 1) > data_end || f->l4_off > ETH_HLEN + 60)
+		return NULL;
+	*ports = data + f->l4_off;
+	if ((void *)(*ports + 2) > data_end)
+		return NULL;
+	return ip;
+}
+
+/* Writes one side's new address and port, updating the IPv4 header checksum (the L4 one is the caller's). */
+static __always_inline void nat_write(struct iphdr *ip, __be16 *ports, enum nat_side side, __be32 old_addr, __be32 addr,
+				      __be16 port)
+{
+	ip->check = csum_replace4(ip->check, old_addr, addr);
+	if (side == NAT_SRC) {
+		ip->saddr = addr;
+		ports[0] = port;
+	} else {
+		ip->daddr = addr;
+		ports[1] = port;
+	}
+}
+
 /*
  * Rewrites one side of the flow to (addr, port). Returns 0, or -STAT_DROP_REWRITE.
  * The L4 checksum goes through the kernel's helper, which alone knows whether the skb carries a full
@@ -23,7 +50,6 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
 	__be16 old_port = side == NAT_SRC ? f->sport : f->dport;
 	__u32 csum_off = l4_csum_off(f->proto, f->l4_off);
 	__u64 mangled0 = 0;
-	void *data, *data_end;
 	struct iphdr *ip;
 	__be16 *ports;
 
@@ -43,22 +69,10 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
 	if (csum_off && old_port != port && bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled0 | sizeof(port)) < 0)
 		return -STAT_DROP_REWRITE;
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	ip = data + ETH_HLEN;
-	if ((void *)(ip + 1) > data_end || f->l4_off > ETH_HLEN + 60)
+	ip = nat_headers((void *)(long)skb->data, (void *)(long)skb->data_end, f, &ports);
+	if (!ip)
 		return -STAT_DROP_REWRITE;
-	ports = data + f->l4_off;
-	if ((void *)(ports + 2) > data_end)
-		return -STAT_DROP_REWRITE;
-	ip->check = csum_replace4(ip->check, old_addr, addr);
-	if (side == NAT_SRC) {
-		ip->saddr = addr;
-		ports[0] = port;
-	} else {
-		ip->daddr = addr;
-		ports[1] = port;
-	}
+	nat_write(ip, ports, side, old_addr, addr, port);
 	return 0;
 }
 
@@ -73,16 +87,14 @@ static __always_inline int nat_rewrite_xdp(struct xdp_md *ctx, const struct flow
 	void *data_end = (void *)(long)ctx->data_end;
 	__be32 old_addr = side == NAT_SRC ? f->saddr : f->daddr;
 	__be16 old_port = side == NAT_SRC ? f->sport : f->dport;
-	struct iphdr *ip = data + ETH_HLEN;
-	__u32 l4_off = f->l4_off;
 	__be16 *ports;
 	__u16 *check;
+	struct iphdr *ip = nat_headers(data, data_end, f, &ports);
 
-	if ((void *)(ip + 1) > data_end || l4_off > ETH_HLEN + 60)
+	if (!ip)
 		return -STAT_DROP_REWRITE;
-	ports = data + l4_off;
-	check = data + l4_csum_off(f->proto, l4_off);
-	if ((void *)(ports + 2) > data_end || (void *)(check + 1) > data_end)
+	check = data + l4_csum_off(f->proto, f->l4_off);
+	if ((void *)(check + 1) > data_end)
 		return -STAT_DROP_REWRITE;
 	/* A zero UDP checksum means "none": keep it so; never let an update produce it. */
 	if (f->proto == IPPROTO_TCP || *check) {
@@ -90,14 +102,7 @@ static __always_inline int nat_rewrite_xdp(struct xdp_md *ctx, const struct flow
 
 		*check = f->proto == IPPROTO_UDP && !sum ? 0xffff : sum;
 	}
-	ip->check = csum_replace4(ip->check, old_addr, addr);
-	if (side == NAT_SRC) {
-		ip->saddr = addr;
-		ports[0] = port;
-	} else {
-		ip->daddr = addr;
-		ports[1] = port;
-	}
+	nat_write(ip, ports, side, old_addr, addr, port);
 	return 0;
 }
 
