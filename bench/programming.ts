@@ -41,18 +41,6 @@ function slice(i: number, generation: number) {
   };
 }
 
-/** Resolves with the next sync that wrote something, with the agent's own time for it (ms). */
-function nextProgramming(agent: AgentProcess): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { ops?: number; syncMs?: number }): void => {
-      if (!m.ops) return;
-      agent.child.off('message', onMessage);
-      resolve(m.syncMs ?? NaN);
-    };
-    agent.child.on('message', onMessage);
-  });
-}
-
 const cluster = await createTestCluster();
 let agent: AgentProcess | undefined;
 try {
@@ -73,7 +61,7 @@ try {
   const syncs: number[] = [];
   for (let c = 1; c <= changes; c++) {
     const i = (c * 7919) % services;
-    const programmed = nextProgramming(agent);
+    const programmed = agent.nextProgramming();
     const started = performance.now();
     await cluster.kube({ op: 'apply', object: slice(i, c) });
     syncs.push(await programmed);

@@ -57,9 +57,18 @@ export interface AgentOptions {
 
 const RETRY_MIN_MS = 200;
 
-const FILL_MAPS = ['svc_v4', 'backends_v4', 'revnat_v4', 'maglev_v4', 'ct_v4', 'affinity_v4', 'lb_src_v4', 'sock_revnat_v4'];
-/** Hash maps read in batches; map-of-maps and LPM tries are walked key by key. */
-const BATCH_READ_MAPS = new Set(['svc_v4', 'backends_v4', 'revnat_v4', 'ct_v4', 'affinity_v4', 'sock_revnat_v4']);
+/** The maps whose fill /metrics reports, and how each is counted: hash maps are read in batches,
+ * map-of-maps and LPM tries (which take no batch reads) walked key by key. */
+const FILL_MAPS: Record<string, 'batch' | 'keys'> = {
+  svc_v4: 'batch',
+  backends_v4: 'batch',
+  revnat_v4: 'batch',
+  maglev_v4: 'keys',
+  ct_v4: 'batch',
+  affinity_v4: 'batch',
+  lb_src_v4: 'keys',
+  sock_revnat_v4: 'batch',
+};
 
 /**
  * A flow to a remote backend whose next hop has no neighbour entry yet is source-NATed to this node's
@@ -197,10 +206,10 @@ export class Agent {
   private mapFill(): MapFill[] {
     const obj = this.obj;
     if (!obj) return [];
-    return FILL_MAPS.map((name) => {
+    return Object.entries(FILL_MAPS).map(([name, read]) => {
       const map = obj.map(name);
       try {
-        return { name, entries: BATCH_READ_MAPS.has(name) ? map.entries().count : map.keys().length, capacity: map.info.maxEntries };
+        return { name, entries: read === 'batch' ? map.entries().count : map.keys().length, capacity: map.info.maxEntries };
       } finally {
         map.close();
       }

@@ -3,7 +3,7 @@
 // endpoint to send traffic to: 200 with the count when it does, 503 when it does not (terminating
 // endpoints do not count, so a draining node is taken out of rotation).
 import http from 'node:http';
-import type { LbService } from '../compile/types.js';
+import { slotCounts, type LbService } from '../compile/types.js';
 import type { Logger } from '../log.js';
 
 interface HealthTarget {
@@ -14,8 +14,8 @@ interface HealthTarget {
 
 /** This node's ready local endpoints among those that take the service's new flows. */
 export function localReadyEndpoints(svc: LbService): number {
-  const used = new Set(svc.table);
-  return svc.backends.filter((b, i) => used.has(i) && b.local && !b.terminating).length;
+  const slots = slotCounts(svc);
+  return svc.backends.filter((b, i) => (slots[i] ?? 0) > 0 && b.local && !b.terminating).length;
 }
 
 /** What every health check port should answer, from the compiled services. */

@@ -2,8 +2,8 @@
 import { buildTable } from '../maglev/index.js';
 import type { ClusterState } from '../model/state.js';
 import type { Endpoint, EndpointSlice, NodeInfo, Rejection, Service, ServicePort, TrafficPolicy } from '../model/types.js';
+import { parseCidr } from '../model/cidr.js';
 import { endpointsForNewFlows } from './endpoints.js';
-import { isIPv4 } from 'node:net';
 import { backendKey, frontendKey, type FrontendKind, type FrontendScope, type LbBackend, type LbFrontend, type LbService } from './types.js';
 
 export interface CompileOptions {
@@ -79,7 +79,7 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
     table,
     affinityTimeoutSeconds: service.affinityTimeoutSeconds,
     localOnly: scope === 'external' && localOnly,
-    sourceRanges: scope === 'external' ? service.loadBalancerSourceRanges.filter((r) => isIPv4(r.split('/')[0] ?? '')) : [],
+    sourceRanges: scope === 'external' ? service.loadBalancerSourceRanges.filter((r) => parseCidr(r)?.family === 4) : [],
     healthCheckNodePort: scope === 'external' && localOnly ? service.healthCheckNodePort : null,
   });
   const internalKeys = usableKeys(service.internalTrafficPolicy);

@@ -59,6 +59,13 @@ export function backendKey(b: { address: string; port: number; protocol: Protoco
   return `${b.address}:${b.port}/${b.protocol}`;
 }
 
+/** How many Maglev slots each backend (by index into `backends`) holds. */
+export function slotCounts(svc: LbService): number[] {
+  const counts = new Array<number>(svc.backends.length).fill(0);
+  for (const index of svc.table) counts[index] = (counts[index] ?? 0) + 1;
+  return counts;
+}
+
 export function frontendKey(f: LbFrontend): string {
   return `${f.address}:${f.port}/${f.protocol}/${f.scope}`;
 }

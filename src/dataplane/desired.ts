@@ -3,6 +3,7 @@
 // keys the changed ones touch are all the diff needs to look at. With 10,000 services loaded, one
 // endpoint change then costs one service's work, not the whole cluster's.
 import { backendKey, type LbService } from '../compile/types.js';
+import { parseCidr } from '../model/cidr.js';
 import { BackendFlag, IPPROTO, SvcFlag, SvcScope } from './layout.js';
 import { emptyMapState, frontendHex, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
 
@@ -150,9 +151,9 @@ export class DesiredState {
     if (table.length > 0) maps.tables.set(svcId, table);
     touched.tables.add(svcId);
 
-    const sourceRangeHexes = svc.sourceRanges.map((cidr) => {
-      const [address = '', prefix = '32'] = cidr.split('/');
-      const key = { svcId, address, prefixLength: Number(prefix) };
+    // Compiled ranges are valid IPv4 CIDRs (validated, then filtered by the compiler).
+    const sourceRangeHexes = svc.sourceRanges.flatMap((cidr) => parseCidr(cidr) ?? []).map(({ address, prefixLength }) => {
+      const key = { svcId, address, prefixLength };
       const hex = sourceRangeHex(key);
       maps.sourceRanges.set(hex, key);
       touched.sourceRanges.add(hex);

@@ -1,7 +1,7 @@
 // What the admin API shows, computed from what the agent wants (the compiled services) and what the
 // kernel holds (the maps as read back), with every difference between the two reported as drift.
 // Pure: the agent hands both in.
-import { backendKey, frontendKey, type LbService } from '../compile/types.js';
+import { backendKey, frontendKey, slotCounts, type LbService } from '../compile/types.js';
 import { CtDir, IPPROTO, SvcScope, protocolName, type CtEntry, type CtKey } from '../dataplane/layout.js';
 import { frontendHex, type MapState } from '../dataplane/state.js';
 
@@ -42,12 +42,6 @@ export interface ServiceView {
 }
 
 const frontendOf = (f: LbService['frontends'][number]) => ({ vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] });
-
-function slotCounts(svc: LbService): number[] {
-  const counts = new Array<number>(svc.backends.length).fill(0);
-  for (const index of svc.table) counts[index] = (counts[index] ?? 0) + 1;
-  return counts;
-}
 
 /** The table of one service as the kernel holds it, in backend addresses; null when it is missing. */
 function liveTable(live: MapState, svcId: number): string[] | null {

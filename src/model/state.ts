@@ -10,11 +10,12 @@ export class ClusterState {
   /** This node; until its Node object is seen, a node without zone or addresses. */
   node: NodeInfo;
 
-  readonly nodeName: string;
-
   constructor(private readonly config: NodeConfig) {
-    this.nodeName = config.name;
     this.node = { name: config.name, zone: null, addresses: config.nodePortAddresses ?? [] };
+  }
+
+  get nodeName(): string {
+    return this.config.name;
   }
 
   /** Validates and stores a Service, EndpointSlice or this node's Node; returns the affected service keys, or the rejection. */

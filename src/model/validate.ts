@@ -1,6 +1,7 @@
 // Kubernetes JSON/YAML objects -> our types, or a rejection with the reason. Never throws.
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { parseCidr } from './cidr.js';
 import type { EndpointSlice, NodeInfo, Rejection, Service } from './types.js';
 
 /** Limits that keep one object from swamping the maps (Kubernetes' own API enforces similar ones). */
@@ -18,11 +19,7 @@ export const MAX_ADDRESSES = 100;
 const cidr = z
   .string()
   .transform((s) => s.trim())
-  .refine((s) => {
-    const [address = '', prefix = '', ...rest] = s.split('/');
-    const bits = isIPv4(address) ? 32 : isIPv6(address) ? 128 : -1;
-    return rest.length === 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) <= bits;
-  }, 'not a CIDR');
+  .refine((s) => parseCidr(s) !== null, 'not a CIDR');
 const trafficPolicy = z.enum(['Cluster', 'Local']).default('Cluster');
 const metadata = z.object({
   name: z.string().min(1),

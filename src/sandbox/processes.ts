@@ -77,6 +77,8 @@ export function startKubeClient(ns: string, kubeconfig: string): Promise<KubeCli
 
 export interface AgentProcess {
   child: ChildProcess;
+  /** Resolves with the next sync that wrote to the maps, and the agent's own time for it (ms). */
+  nextProgramming(): Promise<number>;
   /** Sends SIGTERM and waits for the exit code. */
   stop(): Promise<number | null>;
   kill(): Promise<void>;
@@ -92,6 +94,16 @@ export async function startAgent(ns: string, args: readonly string[], options: {
   const exited = once(child, 'exit') as Promise<[number | null]>;
   return {
     child,
+    nextProgramming() {
+      return new Promise((resolve) => {
+        const onMessage = (m: { ops?: number; syncMs?: number }): void => {
+          if (!m.ops) return;
+          child.off('message', onMessage);
+          resolve(m.syncMs ?? NaN);
+        };
+        child.on('message', onMessage);
+      });
+    },
     async stop() {
       child.kill('SIGTERM');
       const [code] = await exited;

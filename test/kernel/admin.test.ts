@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { createNodeSandbox, type NodeSandbox, type Pod } from '../../src/sandbox/topology.js';
 import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
-import { netnsPath, run } from '../../src/sandbox/exec.js';
+import { netnsPath, runIn } from '../../src/sandbox/exec.js';
 import { repoRoot } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest } from '../helpers/manifests.js';
@@ -41,7 +41,7 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   /** `kbproxy inspect …` inside the node namespace; its exit code and output. */
   async function inspect(...args: string[]): Promise<{ code: number; out: string; err: string }> {
     try {
-      const out = await run('nsenter', [`--net=${netnsPath(sandbox.nodeNs)}`, '--', process.execPath, cli, 'inspect', ...args]);
+      const out = await runIn(sandbox.nodeNs, process.execPath, [cli, 'inspect', ...args]);
       return { code: 0, out, err: '' };
     } catch (err) {
       const e = (err as { cause?: { code?: number; stdout?: string; stderr?: string } }).cause ?? {};

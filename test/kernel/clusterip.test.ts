@@ -28,14 +28,7 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
   async function change(file: string, content: string | null): Promise<void> {
     const running = agent;
     assert.ok(running, 'agent running');
-    const synced = new Promise<void>((resolve) => {
-      const onMessage = (m: { ops?: number }): void => {
-        if (!m.ops) return;
-        running.child.off('message', onMessage);
-        resolve();
-      };
-      running.child.on('message', onMessage);
-    });
+    const synced = running.nextProgramming();
     if (content === null) unlinkSync(path.join(dir, file));
     else writeManifest(dir, file, content);
     await synced;

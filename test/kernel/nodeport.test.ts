@@ -86,17 +86,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
 
   /** Rewrites the manifests and waits until every agent has programmed the change. */
   async function program(webEndpoints: Endpoint[]): Promise<void> {
-    const synced = agents.map(
-      (agent) =>
-        new Promise<void>((resolve) => {
-          const onMessage = (m: { ops?: number }): void => {
-            if (!m.ops) return;
-            agent.child.off('message', onMessage);
-            resolve();
-          };
-          agent.child.on('message', onMessage);
-        }),
-    );
+    const synced = agents.map((agent) => agent.nextProgramming());
     writeManifest(dir, 'cluster.yaml', manifests(webEndpoints));
     await Promise.all(synced);
   }

@@ -1,0 +1,16 @@
+// CIDR strings ("address/prefix"), as Service specs carry them (loadBalancerSourceRanges).
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface Cidr {
+  address: string;
+  prefixLength: number;
+  family: 4 | 6;
+}
+
+/** The parts of "address/prefix", or null when it is not a CIDR of IPv4 or IPv6. */
+export function parseCidr(s: string): Cidr | null {
+  const [address = '', prefix = '', ...rest] = s.split('/');
+  const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : null;
+  if (family === null || rest.length > 0 || !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return null;
+  return { address, prefixLength: Number(prefix), family };
+}
