@@ -17,12 +17,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { native, repoRoot, type BpfProgram } from '../src/native/bpf.js';
-import { netnsPath, run, runIn } from '../src/sandbox/exec.js';
+import { netnsPath, run, runIn } from '../harness/exec.js';
 import { loadDatapath, Programs } from '../src/dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../src/dataplane/kernel-maps.js';
 import { Reconciler } from '../src/dataplane/reconciler.js';
-import { buildFrame, parseFrame, TCP_FLAGS } from '../test/helpers/packets.js';
-import { lbService } from '../test/helpers/services.js';
+import { buildFrame, parseFrame, TCP_FLAGS } from '../harness/packets.js';
+import { lbService } from '../harness/services.js';
 
 const { values } = parseArgs({
   options: {

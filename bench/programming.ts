@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../src/native/bpf.js';
-import { startAgent, type AgentProcess } from '../src/sandbox/processes.js';
-import { createTestCluster, NODE_NAME } from '../test/helpers/cluster.js';
+import { startAgent, type AgentProcess } from '../harness/processes.js';
+import { createTestCluster, NODE_NAME } from '../harness/cluster.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,12 +1,14 @@
-// The agent: a source of Kubernetes objects -> model -> compiler -> reconciler -> pinned maps, with
-// the datapath attached to this node's pod interfaces and an admin API beside it.
+// The agent: source events -> change tracker -> compiler -> reconciler (diff, writer) -> pinned maps,
+// with the datapath attached to this node's pod interfaces and an admin API beside it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { ErrorCode, KbpError } from '../errors.js';
 import type { FastifyInstance } from 'fastify';
+import { ServicePipeline } from '../compile/pipeline.js';
 import type { LbService } from '../compile/types.js';
 import type { Logger } from '../log.js';
-import type { Rejection } from '../model/types.js';
+import type { Source, SourceEvent } from '../model/events.js';
+import type { NodeConfig, Rejection } from '../model/types.js';
 import { native, type BpfMap, type BpfObject, type CgroupHook } from '../native/bpf.js';
 import { loadDatapath, Programs, SocketPrograms } from '../dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
@@ -18,20 +20,6 @@ import { agentAdminSource } from './admin-source.js';
 import { HealthCheckServers } from './health-check.js';
 import { InterfaceWatcher } from './interfaces.js';
 import { AgentMetrics, type MapFill } from './metrics.js';
-
-/** What a source delivers: the compiled services of one consistent snapshot and what was refused. */
-export interface DesiredSnapshot {
-  services: LbService[];
-  rejected: Rejection[];
-  /**
-   * When the endpoint changes this snapshot carries were triggered (epoch ms, from the EndpointSlice
-   * controller's last-change-trigger-time annotation): the start of network programming latency.
-   */
-  changeTriggeredAt?: number[];
-}
-
-/** A source calls back with every new snapshot and returns a function that stops it. */
-export type SnapshotSource = (onSnapshot: (snapshot: DesiredSnapshot) => void) => Promise<() => void>;
 
 export interface AgentOptions {
   pinDir: string;
@@ -49,13 +37,17 @@ export interface AgentOptions {
   adminAddress?: string;
   /** Bearer token of the admin API's acting (POST) routes; without one they are off. */
   adminToken?: string;
-  source: SnapshotSource;
+  /** This node, as the flags name it. */
+  node: NodeConfig;
+  source: Source;
   log: Logger;
   /** Called after every sync that programmed the maps (tests and the demo wait on it). */
   onSynced?: (status: AgentStatus) => void;
 }
 
+/** A failed sync is retried after this, doubling to RETRY_MAX_MS, with jitter. */
 const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 10_000;
 
 /** The maps whose fill /metrics reports, and how each is counted: hash maps are read in batches,
  * map-of-maps and LPM tries (which take no batch reads) walked key by key. */
@@ -87,7 +79,6 @@ function interfaceAddress(name: string): string {
 }
 
 const rejectionText = (r: Rejection): string => `${r.kind} ${r.key}: ${r.reason}`;
-const RETRY_MAX_MS = 10_000;
 
 export class Agent {
   private obj: BpfObject | undefined;
@@ -98,9 +89,19 @@ export class Agent {
   private interfaces: InterfaceWatcher | undefined;
   private admin: FastifyInstance | undefined;
   private stopSource: (() => void) | undefined;
-  private latest: DesiredSnapshot | undefined;
+  private readonly pipeline: ServicePipeline;
+  /** The service ports last compiled: what the maps are being brought to. */
+  private services: LbService[] = [];
+  /** Set by the source's first `synced`: from then on every change is programmed. */
+  private synced = false;
+  private flushScheduled = false;
+  private stopped = false;
+  /** Trigger times of changes compiled but not yet programmed (kept across a failed sync). */
+  private triggers: number[] = [];
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Resolves start() once the source's first complete read is programmed. */
+  private afterFirstProgramming: (() => void) | undefined;
   private readonly statusValue: AgentStatus = {
     ready: false,
     generation: 0,
@@ -122,6 +123,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.healthChecks = new HealthCheckServers(options.log);
+    this.pipeline = new ServicePipeline(options.node);
   }
 
   async start(): Promise<void> {
@@ -140,16 +142,11 @@ export class Agent {
     this.stats = this.obj.map('stats');
     log.info({ pinDir: this.options.pinDir, adopted: this.reconciler.state.frontends.size }, 'datapath loaded');
 
-    // The first snapshot is complete before anything is written: an agent that restarts never
+    // Nothing is written before the source's first complete read: an agent that restarts never
     // programs (and so never flushes to) an empty state it has not read yet.
-    let first: (() => void) | undefined;
-    const firstSnapshot = new Promise<void>((resolve) => (first = resolve));
-    this.stopSource = await this.options.source((snapshot) => {
-      this.latest = snapshot;
-      this.sync();
-      first?.();
-    });
-    await firstSnapshot;
+    const firstProgramming = new Promise<void>((resolve) => (this.afterFirstProgramming = resolve));
+    this.stopSource = await this.options.source((event) => this.onEvent(event));
+    await firstProgramming;
 
     const exclude = new Set(nodeInterface === undefined ? [] : [nodeInterface]);
     this.interfaces = new InterfaceWatcher(native(), { fromPod: this.obj.program(Programs.fromPod), toPod: this.obj.program(Programs.toPod) }, log, exclude);
@@ -173,7 +170,7 @@ export class Agent {
         status: () => this.status(),
         counters: () => this.counters(),
         metrics: () => this.metrics.render(),
-        services: () => this.latest?.services ?? [],
+        services: () => this.services,
       });
       this.admin = await buildAdminServer(source, this.options.adminToken === undefined ? {} : { token: this.options.adminToken });
       await this.admin.listen({ host, port });
@@ -185,6 +182,7 @@ export class Agent {
 
   /** Leaves the pinned maps and the attached programs in place: the dataplane keeps serving. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.stopSource?.();
     this.interfaces?.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -216,32 +214,68 @@ export class Agent {
     });
   }
 
-  private sync(): void {
-    const snapshot = this.latest;
-    if (!snapshot || !this.reconciler) return;
+  private onEvent(event: SourceEvent): void {
+    this.pipeline.apply(event);
+    if (event.type === 'synced') this.synced = true;
+    // Events arriving together are programmed together, on the next turn of the event loop.
+    if (!this.synced || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.stopped) this.compileAndSync();
+    });
+  }
+
+  /** Compiles what the events changed, then programs it. */
+  private compileAndSync(): void {
+    const compiled = this.pipeline.compile();
+    this.triggers.push(...compiled.triggeredAt);
+    this.services = compiled.services;
+    const refusalsChanged = this.setRejected(compiled.rejected);
+    // An event that changed nothing (a resync, a re-read of unchanged files) programs nothing.
+    if (compiled.changes.size === 0 && !refusalsChanged && !this.afterFirstProgramming) return;
+    this.sync(compiled.changes);
+    this.afterFirstProgramming?.();
+    this.afterFirstProgramming = undefined;
+  }
+
+  /** Records what is not served; true when that differs from before. */
+  private setRejected(rejected: Rejection[]): boolean {
     const s = this.statusValue;
     // Each refusal is logged once, when it appears, not on every re-read of an unchanged source.
     const before = new Set(s.rejected.map(rejectionText));
-    for (const r of snapshot.rejected) if (!before.has(rejectionText(r))) this.options.log.warn(r, 'object not served');
-    s.rejected = snapshot.rejected;
-    this.metrics.setRejected(snapshot.rejected);
+    const fresh = rejected.filter((r) => !before.has(rejectionText(r)));
+    for (const r of fresh) this.options.log.warn(r, 'object not served');
+    const changed = fresh.length > 0 || rejected.length !== s.rejected.length;
+    s.rejected = rejected;
+    this.metrics.setRejected(rejected);
+    return changed;
+  }
+
+  /** Programs the changes; on failure, one retry timer brings the maps to the desired state later. */
+  private sync(changes: ReadonlyMap<string, LbService | null>): void {
+    if (!this.reconciler) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const s = this.statusValue;
     try {
-      const result = this.reconciler.sync(snapshot.services);
+      const result = this.reconciler.apply(changes);
       this.metrics.syncDuration.observe(result.durationMs / 1000);
       const programmedAt = Date.now();
-      for (const t of snapshot.changeTriggeredAt ?? []) this.metrics.networkProgramming.observe(Math.max(0, programmedAt - t) / 1000);
+      for (const t of this.triggers) this.metrics.networkProgramming.observe(Math.max(0, programmedAt - t) / 1000);
+      this.triggers = [];
       if (result.staleUdpFlows.size > 0 && this.ct) {
         const cleared = purgeFlows(this.ct, result.staleUdpFlows);
         this.options.log.info({ flows: result.staleUdpFlows.size, entries: cleared }, 'cleared UDP flows of removed backends');
       }
-      this.healthChecks.update(snapshot.services);
+      this.healthChecks.update(this.services);
       this.metrics.lastSync.setToCurrentTime();
       s.generation++;
       s.lastSyncAt = new Date().toISOString();
       s.lastError = null;
       s.lastSyncOps = result.ops;
       s.lastSyncMs = result.durationMs;
-      s.services = snapshot.services.length;
+      s.services = this.services.length;
       s.backends = this.reconciler.state.backends.size;
       this.retryMs = RETRY_MIN_MS;
       this.options.log.info({ generation: s.generation, ops: result.ops, ms: Math.round(result.durationMs * 100) / 100 }, 'synced');
@@ -250,7 +284,8 @@ export class Agent {
       s.lastError = (err as Error).message;
       this.metrics.syncFailures.inc();
       this.options.log.error({ err, retryMs: this.retryMs }, 'sync failed; the last good state keeps serving');
-      this.retryTimer = setTimeout(() => this.sync(), this.retryMs * (0.5 + Math.random()));
+      // The desired state already holds the changes: the retry compares everything against the maps.
+      this.retryTimer = setTimeout(() => this.sync(new Map()), this.retryMs * (0.5 + Math.random()));
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     }
   }

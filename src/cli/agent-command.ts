@@ -40,9 +40,8 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
     ...(flags.hostCgroup ? { hostCgroup: flags.hostCgroup } : {}),
     ...(adminToken ? { adminToken } : {}),
     adminAddress: flags.adminAddress,
-    source: flags.manifests
-      ? manifestSource(flags.manifests, { node, log })
-      : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), node, log }),
+    node,
+    source: flags.manifests ? manifestSource(flags.manifests, { log }) : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), node, log }),
     log,
     // A parent that started us with an IPC channel (tests, the demo) learns of every programmed sync.
     onSynced: (status) => process.send?.({ ready: status.ready, generation: status.generation, ops: status.lastSyncOps, syncMs: status.lastSyncMs }),

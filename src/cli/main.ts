@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// kbproxy: the agent, the demo, and inspection of a running agent.
+// kbproxy: the agent, and inspection of a running agent.
 import { Command, Option } from 'commander';
 import { runAgentCommand } from './agent-command.js';
-import { runDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 
 const program = new Command()
@@ -24,13 +23,6 @@ program
   .addOption(new Option('--admin-token-file <file>', "file holding the admin API's bearer token, else $KBP_ADMIN_TOKEN (acting routes are off without one)").env('KBP_ADMIN_TOKEN_FILE'))
   .option('--host-cgroup <path>', 'a cgroup v2 directory whose processes reach ClusterIPs from the host network (socket hooks)')
   .action(runAgentCommand);
-
-program
-  .command('demo')
-  .description('build a throwaway sandbox of network namespaces, run the agent on the example manifests and send traffic')
-  .option('--requests <n>', 'HTTP requests to send through the ClusterIP', '300')
-  .option('--keep', 'keep the sandbox running until Ctrl-C')
-  .action(runDemo);
 
 registerInspect(program);
 

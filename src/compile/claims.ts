@@ -33,13 +33,18 @@ export class FrontendClaims {
     }
   }
 
-  /** Every service that keeps its frontends, and those that lost one (with the reason). */
-  resolve(): CompiledService {
+  get(key: string): LbService | undefined {
+    return this.services.get(key);
+  }
+
+  /** Every service that keeps its frontends, those that lost one (with the reason), and the losers' keys. */
+  resolve(): CompiledService & { losers: Set<string> } {
     const involved = new Set<string>();
     for (const f of this.contested) for (const key of this.claimants.get(f) ?? []) involved.add(key);
-    if (involved.size === 0) return { services: [...this.services.values()], skipped: [] };
+    if (involved.size === 0) return { services: [...this.services.values()], skipped: [], losers: new Set() };
     const resolved = resolveFrontendConflicts([...involved].flatMap((k) => this.services.get(k) ?? []));
     const kept = new Set(resolved.services.map((s) => s.key));
-    return { services: [...this.services.values()].filter((s) => !involved.has(s.key) || kept.has(s.key)), skipped: resolved.skipped };
+    const losers = new Set([...involved].filter((k) => !kept.has(k)));
+    return { services: [...this.services.values()].filter((s) => !losers.has(s.key)), skipped: resolved.skipped, losers };
   }
 }

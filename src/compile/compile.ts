@@ -1,6 +1,5 @@
 // ClusterState -> LbService[]: pure and deterministic (sorted), one LbService per Service port.
 import { buildTable } from '../maglev/index.js';
-import type { ClusterState } from '../model/state.js';
 import type { Endpoint, EndpointSlice, NodeInfo, Rejection, Service, ServicePort, TrafficPolicy } from '../model/types.js';
 import { parseCidr } from '../model/cidr.js';
 import { endpointsForNewFlows } from './endpoints.js';
@@ -139,16 +138,4 @@ export function resolveFrontendConflicts(services: readonly LbService[]): Compil
     out.services.push(lb);
   }
   return out;
-}
-
-export function compile(state: ClusterState, options: Omit<CompileOptions, 'node'> = {}): CompiledService {
-  const all: LbService[] = [];
-  const skipped: Skipped[] = [];
-  for (const [key, service] of state.services) {
-    const r = compileService(service, state.slicesOf(key), { ...options, node: state.node });
-    all.push(...r.services);
-    skipped.push(...r.skipped);
-  }
-  const resolved = resolveFrontendConflicts(all);
-  return { services: resolved.services, skipped: [...skipped.sort((a, b) => a.key.localeCompare(b.key)), ...resolved.skipped] };
 }

@@ -1,6 +1,6 @@
 // What the compiler produces: the desired load-balancer state, keyed by natural keys only.
 // Kernel ids (svc_id, backend_id, revnat_id) are assigned later by src/dataplane, so that this stays pure.
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+import type { Protocol } from '../model/types.js';
 
 /** internal: reached from pods (tc); external: reached from outside the node (xdp), e.g. NodePort. */
 export type FrontendScope = 'internal' | 'external';

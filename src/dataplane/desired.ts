@@ -1,11 +1,11 @@
-// The desired map contents, kept up to date service by service. A source that recompiles only what
-// changed hands back the same LbService objects for the rest; those are not rendered again, and the
-// keys the changed ones touch are all the diff needs to look at. With 10,000 services loaded, one
-// endpoint change then costs one service's work, not the whole cluster's.
+// The desired map contents, kept up to date service by service. The compiler names the service
+// ports that changed; only those are rendered again, and the keys they touch are all the diff needs
+// to look at. With 10,000 services loaded, one endpoint change then costs one service's work, not
+// the whole cluster's.
 import { backendKey, type LbService } from '../compile/types.js';
 import { parseCidr } from '../model/cidr.js';
-import { BackendFlag, IPPROTO, SvcFlag, SvcScope } from './layout.js';
-import { emptyMapState, frontendHex, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
+import { BackendFlag, IPPROTO, SvcFlag } from './layout.js';
+import { emptyMapState, frontendHex, frontendMapKey, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
 
 /** The map keys a set of changes may have altered: the only ones the diff has to compare. */
 export interface TouchedKeys {
@@ -19,8 +19,6 @@ export interface TouchedKeys {
 /** What one compiled service put into the desired maps, to take it out again exactly. */
 interface Contribution {
   source: LbService;
-  /** The last update that found `source` unchanged. */
-  seen: number;
   svcId: number;
   /** Backend id by index into `source.backends`. */
   backendIds: number[];
@@ -72,36 +70,27 @@ export class DesiredState {
   private readonly byService = new Map<string, Contribution>();
   private readonly backendRefs = new RefCounts();
   private readonly revnatRefs = new RefCounts();
-  private generation = 0;
 
   constructor(private readonly ids: IdBooks) {}
 
-  /** Brings the desired maps to exactly `services`, rendering only those not seen in this form before. */
-  update(services: readonly LbService[]): DesiredUpdate {
+  /** The service ports rendered now, by key. */
+  keys(): IterableIterator<string> {
+    return this.byService.keys();
+  }
+
+  /** Renders each changed service port anew (null: takes it out); the others stay as they are. */
+  update(changes: ReadonlyMap<string, LbService | null>): DesiredUpdate {
     const touched: TouchedKeys = { frontends: new Set(), backends: new Set(), revnat: new Set(), tables: new Set(), sourceRanges: new Set() };
-    const generation = ++this.generation;
-    const changed: LbService[] = [];
-    let kept = 0;
-    for (const svc of services) {
-      const current = this.byService.get(svc.key);
-      if (current?.source === svc) {
-        current.seen = generation;
-        kept++;
-      } else changed.push(svc);
-    }
     // Everything that changed or left is taken out before anything is put in: a frontend that moves
     // from one service to another in the same update then ends up with its new owner.
     const previous = new Map<string, Contribution>();
-    const leaving = new Set(changed.flatMap((svc) => this.byService.get(svc.key) ?? []));
-    // Only when the counts say some service left is every contribution visited to find it.
-    if (kept + leaving.size < this.byService.size) {
-      for (const c of this.byService.values()) if (c.seen !== generation) leaving.add(c);
-    }
-    for (const c of leaving) {
+    for (const key of changes.keys()) {
+      const c = this.byService.get(key);
+      if (!c) continue;
       this.withdraw(c, touched);
-      previous.set(c.source.key, c);
+      previous.set(key, c);
     }
-    for (const svc of changed) this.byService.set(svc.key, this.contribute(svc, touched));
+    for (const [key, svc] of changes) if (svc) this.byService.set(key, this.contribute(svc, touched));
 
     const departed: DepartedBackends[] = [];
     for (const [key, before] of previous) {
@@ -170,7 +159,7 @@ export class DesiredState {
       revnatKeys.push(rkey);
       maps.revnat.set(revnatId, revnat);
       touched.revnat.add(revnatId);
-      const key = { vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] };
+      const key = frontendMapKey(f);
       const hex = frontendHex(key);
       frontendHexes.push(hex);
       touched.frontends.add(hex);
@@ -186,7 +175,7 @@ export class DesiredState {
         },
       });
     }
-    return { source: svc, seen: this.generation, svcId, backendIds, backendKeys, frontendHexes, revnatKeys, sourceRangeHexes };
+    return { source: svc, svcId, backendIds, backendKeys, frontendHexes, revnatKeys, sourceRangeHexes };
   }
 
   private withdraw(c: Contribution, touched: TouchedKeys): void {

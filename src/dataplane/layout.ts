@@ -1,7 +1,7 @@
 // Byte layouts of the BPF map keys and values, mirroring bpf/include/types.h field by field.
 // Addresses and ports are in network byte order (as in packets); ids, counters and flags in host order.
 import { endianness } from 'node:os';
-import type { Protocol } from '../compile/types.js';
+import type { Protocol } from '../model/types.js';
 
 const hostLE = endianness() === 'LE';
 

@@ -1,7 +1,7 @@
-// Owns the service maps: turns each desired set of compiled services into the ordered writes that
-// reach it from what the kernel holds, and keeps that picture exact. Only the services that changed
-// since the last sync are rendered and compared (see desired.ts). On a failed write it re-reads the
-// maps (the truth) and compares everything on the next attempt.
+// Owns the service maps: turns the compiled services into the ordered writes that reach them from
+// what the kernel holds, and keeps that picture exact. Only the service ports named as changed are
+// rendered and compared (see desired.ts). On a failed write it re-reads the maps (the truth) and
+// compares everything on the next attempt.
 import type { LbService } from '../compile/types.js';
 import { diff } from './diff.js';
 import { DesiredState } from './desired.js';
@@ -42,13 +42,24 @@ export class Reconciler {
     return this.applied;
   }
 
+  /** Programs exactly `services`, every one rendered and compared (at start, and for tests). */
   sync(services: readonly LbService[]): SyncResult {
+    const changes = new Map<string, LbService | null>(services.map((s) => [s.key, s]));
+    for (const key of this.desired.keys()) if (!changes.has(key)) changes.set(key, null);
+    return this.apply(changes);
+  }
+
+  /**
+   * Programs the changes since the last call: each service port (by key) to its new form, or null
+   * when it is gone. Service ports not named stay as they are. An empty map after a failure retries.
+   */
+  apply(changes: ReadonlyMap<string, LbService | null>): SyncResult {
     const started = performance.now();
     if (!this.adopted) {
-      const keysById = serviceKeysByAppliedId(services, this.applied);
+      const keysById = serviceKeysByAppliedId([...changes.values()].flatMap((s) => s ?? []), this.applied);
       adoptIds(this.applied, this.ids, (id) => keysById.get(id));
     }
-    const { touched, departed } = this.desired.update(services);
+    const { touched, departed } = this.desired.update(changes);
     if (!this.adopted) {
       this.desired.releaseUnreferenced();
       this.adopted = true;

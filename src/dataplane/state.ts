@@ -1,7 +1,7 @@
 // The contents of the service maps as plain data: what the agent wants (rendered from the compiled
 // services) and what the kernel has (dumped from the pinned maps) share this one shape, so the
 // difference between them is a pure function.
-import { backendKey, type LbService } from '../compile/types.js';
+import { backendKey, type LbFrontend, type LbService } from '../compile/types.js';
 import {
   BackendFlag,
   IPPROTO,
@@ -35,6 +35,11 @@ export interface MapState {
 
 export function emptyMapState(): MapState {
   return { frontends: new Map(), backends: new Map(), revnat: new Map(), tables: new Map(), sourceRanges: new Map() };
+}
+
+/** A compiled frontend as its svc_v4 key. */
+export function frontendMapKey(f: LbFrontend): SvcKey {
+  return { vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] };
 }
 
 export function frontendHex(key: SvcKey): string {
@@ -78,7 +83,7 @@ export function serviceKeysByAppliedId(services: readonly LbService[], applied: 
   const byFrontend = new Map<string, string>();
   for (const s of services) {
     for (const f of s.frontends) {
-      byFrontend.set(frontendHex({ vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] }), s.key);
+      byFrontend.set(frontendHex(frontendMapKey(f)), s.key);
     }
   }
   const out = new Map<number, string>();

@@ -1,7 +1,5 @@
 // The agent's own view of Services and EndpointSlices: validated once at the edge, then trusted.
-import type { Protocol } from '../compile/types.js';
-
-export type { Protocol };
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 export interface ServicePort {
   name: string;

@@ -105,9 +105,14 @@ function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(object)'}: ${i.message}`).join('; ');
 }
 
-function keyOf(obj: unknown): string {
+/**
+ * The key of a raw object, as far as it can be told: "namespace/name" (a missing namespace is
+ * "default"), a Node's name alone (nodes have no namespace).
+ */
+export function objectKey(obj: unknown, kind?: string): string {
   const m = (obj as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
-  return `${typeof m?.namespace === 'string' ? m.namespace : 'default'}/${typeof m?.name === 'string' ? m.name : '?'}`;
+  const name = typeof m?.name === 'string' ? m.name : '?';
+  return kind === 'Node' ? name : `${typeof m?.namespace === 'string' ? m.namespace : 'default'}/${name}`;
 }
 
 function duplicate(names: string[]): string | undefined {
@@ -117,7 +122,7 @@ function duplicate(names: string[]): string | undefined {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
 export function parseService(obj: unknown): Parsed<Service> {
-  const reject = (reason: string): Parsed<Service> => ({ ok: false, rejection: { kind: 'Service', key: keyOf(obj), reason } });
+  const reject = (reason: string): Parsed<Service> => ({ ok: false, rejection: { kind: 'Service', key: objectKey(obj), reason } });
   const r = serviceSchema.safeParse(obj);
   if (!r.success) return reject(describe(r.error));
   const { metadata: meta, spec } = r.data;
@@ -154,7 +159,7 @@ export function parseService(obj: unknown): Parsed<Service> {
 }
 
 export function parseEndpointSlice(obj: unknown): Parsed<EndpointSlice> {
-  const reject = (reason: string): Parsed<EndpointSlice> => ({ ok: false, rejection: { kind: 'EndpointSlice', key: keyOf(obj), reason } });
+  const reject = (reason: string): Parsed<EndpointSlice> => ({ ok: false, rejection: { kind: 'EndpointSlice', key: objectKey(obj), reason } });
   const r = sliceSchema.safeParse(obj);
   if (!r.success) return reject(describe(r.error));
   const { metadata: meta, addressType } = r.data;
@@ -198,7 +203,7 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 export function parseNode(obj: unknown): Parsed<NodeInfo> {
   const r = nodeSchema.safeParse(obj);
-  if (!r.success) return { ok: false, rejection: { kind: 'Node', key: keyOf(obj).split('/')[1] ?? '?', reason: describe(r.error) } };
+  if (!r.success) return { ok: false, rejection: { kind: 'Node', key: objectKey(obj, 'Node'), reason: describe(r.error) } };
   const { metadata: meta, status } = r.data;
   // Node ports are served on the node's own IPv4 addresses, as kube-proxy's "primary" default does.
   const addresses = (status?.addresses ?? []).filter((a) => (a.type === 'InternalIP' || a.type === 'ExternalIP') && isIPv4(a.address)).map((a) => a.address);

@@ -7,7 +7,8 @@ import type { Rejection } from '../../src/model/types.js';
 
 export function describeServices(services: readonly LbService[], rejected: readonly Rejection[]): string {
   const lines: string[] = [];
-  for (const s of services) {
+  // In key order: the description does not depend on the order the pipeline compiled in.
+  for (const s of [...services].sort((a, b) => a.key.localeCompare(b.key))) {
     const usable = new Set(s.table).size;
     const external = s.scope === 'external' ? ` local-only=${s.localOnly} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}` : '';
     lines.push(`SVC ${s.key} ${s.frontends.map((f) => `${frontendKey(f)}(${f.kind})`).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}${external}`);

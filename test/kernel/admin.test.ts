@@ -9,9 +9,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { createNodeSandbox, type NodeSandbox, type Pod } from '../../src/sandbox/topology.js';
-import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
-import { netnsPath, runIn } from '../../src/sandbox/exec.js';
+import { createNodeSandbox, type NodeSandbox, type Pod } from '../../harness/topology.js';
+import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../../harness/processes.js';
+import { netnsPath, runIn } from '../../harness/exec.js';
 import { repoRoot } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest } from '../helpers/manifests.js';

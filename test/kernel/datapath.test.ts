@@ -6,9 +6,9 @@ import fc from 'fast-check';
 import { native, type BpfProgram } from '../../src/native/bpf.js';
 import { Programs } from '../../src/dataplane/loader.js';
 import type { LbService } from '../../src/compile/types.js';
-import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../helpers/packets.js';
+import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../../harness/packets.js';
 import { HAIRPIN_ADDRESS, TC_ACT, loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 const VIP = '10.96.0.10';
 const CLIENT = '10.244.1.10';

@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { repoRoot } from '../../src/native/bpf.js';
 import { run } from '../../src/exec.js';
 
-test('kbproxy demo serves traffic through the ClusterIP and leaves nothing behind', { timeout: 120_000 }, async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'demo', '--requests', '300']);
+test('the demo serves traffic through the ClusterIP and leaves nothing behind', { timeout: 120_000 }, async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'harness', 'demo.js'), '--requests', '300']);
   const runId = stdout.match(/^sandbox (\w+):/m)?.[1];
   assert.ok(runId, stdout);
   assert.match(stdout, /300 HTTP requests .* \(failures: 0\)/);

@@ -2,10 +2,10 @@
 // services that are not ours to serve, terminating endpoints, and objects the agent must refuse.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
-import { runIn } from '../../src/sandbox/exec.js';
+import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
+import { runIn } from '../../harness/exec.js';
 import type { AgentStatus } from '../../src/api/server.js';
-import { createTestCluster, NODE_NAME, OTHER_NODE, type TestCluster } from '../helpers/cluster.js';
+import { createTestCluster, NODE_NAME, OTHER_NODE, type TestCluster } from '../../harness/cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

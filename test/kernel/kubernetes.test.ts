@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { native } from '../../src/native/bpf.js';
-import { runIn } from '../../src/sandbox/exec.js';
-import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../src/sandbox/processes.js';
-import { createTestCluster, NODE_NAME, type TestCluster } from '../helpers/cluster.js';
+import { runIn } from '../../harness/exec.js';
+import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
+import { createTestCluster, NODE_NAME, type TestCluster } from '../../harness/cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

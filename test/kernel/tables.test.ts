@@ -6,7 +6,7 @@ import { encodeU32 } from '../../src/dataplane/layout.js';
 import { KernelServiceMaps, openServiceMaps } from '../../src/dataplane/kernel-maps.js';
 import { native } from '../../src/native/bpf.js';
 import { loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 const pinDir = uniquePinDir('tables');
 let dp: LoadedDatapath;

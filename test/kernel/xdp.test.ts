@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { native, type BpfProgram } from '../../src/native/bpf.js';
 import { Programs } from '../../src/dataplane/loader.js';
-import { netnsPath, run, runIn } from '../../src/sandbox/exec.js';
-import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../helpers/packets.js';
+import { netnsPath, run, runIn } from '../../harness/exec.js';
+import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../../harness/packets.js';
 import { TC_ACT, XDP, loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 const NODE = '10.0.0.11';
 const NODE_B = '10.0.0.12';

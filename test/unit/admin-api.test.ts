@@ -10,7 +10,7 @@ import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { CtDir, IPPROTO, STAT_REASONS } from '../../src/dataplane/layout.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 const TOKEN = 'test-token-0123456789';
 const web = lbService('shop/web:http', [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }], [1, 2, 3].map((i) => ({ address: `10.244.1.${i}`, port: 8080 })));

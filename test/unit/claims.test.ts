@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { FrontendClaims } from '../../src/compile/claims.js';
 import { resolveFrontendConflicts } from '../../src/compile/compile.js';
 import type { LbService } from '../../src/compile/types.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 /** Service n with frontends 10.96.0.<f>:80 for each f in `frontends` (few addresses, so they collide). */
 function service(n: number, frontends: number[]): LbService {

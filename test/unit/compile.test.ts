@@ -6,13 +6,24 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/bpf.js';
 import { readManifests } from '../../src/sources/manifests.js';
-import { compileSnapshot } from '../../src/sources/manifest-source.js';
+import { manifestEvents } from '../../src/sources/manifest-source.js';
 import { ClusterState } from '../../src/model/state.js';
-import { compile } from '../../src/compile/compile.js';
+import { ServiceCompiler } from '../../src/compile/compiler.js';
+import { ServicePipeline } from '../../src/compile/pipeline.js';
 import type { LbService } from '../../src/compile/types.js';
 import { assertGolden, describeServices } from '../helpers/golden.js';
 
 const cases = path.join(repoRoot, 'test', 'testdata', 'compile');
+
+/** A case's manifests through the agent's pipeline, as the manifest source feeds it. */
+function compileCase(name: string) {
+  const pipeline = new ServicePipeline({ name: 'node-a' });
+  for (const event of manifestEvents(readManifests(path.join(cases, name)), new Map())) pipeline.apply(event);
+  return pipeline.compile();
+}
+
+/** Every service of the state compiled at once. */
+const compile = (state: ClusterState) => new ServiceCompiler().update(state, state.services.keys());
 
 /** The backend a new flow with this hash reaches, as the datapath would pick it. */
 function backendFor(s: LbService, hash: number): string | undefined {
@@ -32,14 +43,14 @@ function reachable(s: LbService): Set<string> {
 describe('compiler golden cases', () => {
   for (const name of readdirSync(cases).sort()) {
     test(name, () => {
-      const compiled = compileSnapshot(readManifests(path.join(cases, name)), { name: 'node-a' });
+      const compiled = compileCase(name);
       assertGolden(path.join(cases, name, 'expected.txt'), describeServices(compiled.services, compiled.rejected));
     });
   }
 });
 
 describe('compiler behaviour', () => {
-  const compiled = (name: string) => compileSnapshot(readManifests(path.join(cases, name)), { name: 'node-a' }).services;
+  const compiled = (name: string) => compileCase(name).services;
   const byKey = (name: string, key: string) => {
     const s = compiled(name).find((x) => x.key === key);
     assert.ok(s, `${key} compiled`);

@@ -7,7 +7,7 @@ import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { IPPROTO, SvcScope } from '../../src/dataplane/layout.js';
 import type { LbService } from '../../src/compile/types.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
-import { lbService } from '../helpers/services.js';
+import { lbService } from '../../harness/services.js';
 
 const frontendOf = (svc: LbService) => {
   const f = svc.frontends[0];

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createFabric, type Fabric } from '../../src/sandbox/fabric.js';
-import { startControlPlane, type ControlPlane } from '../../src/sandbox/controlplane.js';
-import { createNodeSandbox, type NodeSandbox, type Pod } from '../../src/sandbox/topology.js';
-import { startPodServer } from '../../src/sandbox/processes.js';
-import { run } from '../../src/exec.js';
-import type { KubeReply, KubeRequest } from '../../src/sandbox/kube-client-protocol.js';
+import { createFabric, type Fabric } from './fabric.js';
+import { startControlPlane, type ControlPlane } from './controlplane.js';
+import { createNodeSandbox, type NodeSandbox, type Pod } from './topology.js';
+import { startPodServer } from './processes.js';
+import { run } from '../src/exec.js';
+import type { KubeReply, KubeRequest } from './kube-client-protocol.js';
 
 export const NODE_NAME = 'node-a';
 export const OTHER_NODE = 'node-b';

@@ -1,7 +1,7 @@
 // The fabric of DESIGN §4: a namespace with a bridge that node namespaces plug into with a veth
 // ("eth0" on the node side). The control plane listens here. Not linked to the machine's interfaces.
 import path from 'node:path';
-import { native, repoRoot } from '../native/bpf.js';
+import { native, repoRoot } from '../src/native/bpf.js';
 import { netnsPath, run, runIn } from './exec.js';
 
 const BASELINE_OBJECT = path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o');

@@ -1,7 +1,22 @@
-// The Kubernetes source's state without a server: informer events in, compiled snapshots out.
+// The pipeline without a server: source events in (as the informers emit them), compiled service
+// ports out, recompiling only what the events touch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubernetesState } from '../../src/sources/kubernetes.js';
+import { ServicePipeline } from '../../src/compile/pipeline.js';
+import type { ObjectKind } from '../../src/model/events.js';
+
+/** The pipeline driven as the Kubernetes source drives it. */
+class Informed extends ServicePipeline {
+  upsert(kind: ObjectKind, object: unknown): void {
+    this.apply({ type: 'upsert', kind, object });
+  }
+  remove(kind: ObjectKind, object: { metadata: { name: string; namespace: string } }): void {
+    this.apply({ type: 'delete', kind, key: `${object.metadata.namespace}/${object.metadata.name}` });
+  }
+  snapshot() {
+    return this.compile();
+  }
+}
 
 const svc = (name: string, ip: string, port = 80) => ({ metadata: { name, namespace: 'ns' }, spec: { clusterIP: ip, ports: [{ name: 'http', port }] } });
 const slice = (name: string, service: string, ips: string[]) => ({
@@ -12,7 +27,7 @@ const slice = (name: string, service: string, ips: string[]) => ({
 });
 
 test('events become snapshots, recompiling only what they touch', () => {
-  const k = new KubernetesState({ name: 'node-a' });
+  const k = new Informed({ name: 'node-a' });
   k.upsert('Service', svc('a', '10.96.0.1'));
   k.upsert('Service', svc('b', '10.96.0.2'));
   k.upsert('EndpointSlice', slice('a-1', 'a', ['10.244.1.1', '10.244.1.2']));
@@ -32,7 +47,7 @@ test('events become snapshots, recompiling only what they touch', () => {
 });
 
 test('an object that turns invalid is refused and stops counting; fixing it brings it back', () => {
-  const k = new KubernetesState({ name: 'node-a' });
+  const k = new Informed({ name: 'node-a' });
   k.upsert('Service', svc('a', '10.96.0.1'));
   k.upsert('Service', svc('b', '10.96.0.2'));
   k.snapshot();
@@ -48,7 +63,7 @@ test('an object that turns invalid is refused and stops counting; fixing it brin
 });
 
 test("this node's Node object brings node ports to its addresses; other nodes change nothing", () => {
-  const k = new KubernetesState({ name: 'node-a' });
+  const k = new Informed({ name: 'node-a' });
   const nodePort = { metadata: { name: 'np', namespace: 'ns' }, spec: { type: 'NodePort', clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80, nodePort: 30080 }] } };
   const node = (name: string, address: string) => ({ metadata: { name }, status: { addresses: [{ type: 'InternalIP', address }] } });
   k.upsert('Service', nodePort);

@@ -1,12 +1,14 @@
-// `kbproxy demo`: a throwaway single-node sandbox (DESIGN §4) with three web pods and a client pod,
-// the agent running in the node namespace on the example manifests, and real traffic through the
-// ClusterIP. Everything it made is removed on exit, Ctrl-C included.
+// The demo (`npm run demo`): a throwaway single-node sandbox (docs/ARCHITECTURE.md, test topology)
+// with three web pods and a client pod, the agent running in the node namespace on the example
+// manifests, and real traffic through the ClusterIP. Everything it made is removed on exit, Ctrl-C
+// included.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../native/bpf.js';
-import { createNodeSandbox, type NodeSandbox } from '../sandbox/topology.js';
-import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from '../sandbox/processes.js';
+import { Command } from 'commander';
+import { repoRoot } from '../src/native/bpf.js';
+import { createNodeSandbox, type NodeSandbox } from './topology.js';
+import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from './processes.js';
 
 interface DemoFlags {
   requests: string;
@@ -22,7 +24,7 @@ function table(title: string, counts: Record<string, number>): void {
   }
 }
 
-export async function runDemo(flags: DemoFlags): Promise<void> {
+async function runDemo(flags: DemoFlags): Promise<void> {
   const requests = Number(flags.requests);
   const manifests = mkdtempSync(path.join(tmpdir(), 'kbp-demo-'));
   let sandbox: NodeSandbox | undefined;
@@ -105,3 +107,11 @@ function nextSyncAfter(agent: AgentProcess, change: () => void): Promise<number>
   change();
   return synced;
 }
+
+await new Command()
+  .name('demo')
+  .description('build a throwaway sandbox of network namespaces, run the agent on the example manifests and send traffic')
+  .option('--requests <n>', 'HTTP requests to send through the ClusterIP', '300')
+  .option('--keep', 'keep the sandbox running until Ctrl-C')
+  .action(runDemo)
+  .parseAsync();

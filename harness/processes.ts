@@ -9,7 +9,7 @@ import type { ClientReply, ClientRequest } from './pod-client-protocol.js';
 import type { KubeReply, KubeRequest } from './kube-client-protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cliPath = path.join(here, '..', 'cli', 'main.js');
+const cliPath = path.join(here, '..', 'src', 'cli', 'main.js');
 
 async function waitReady(child: ChildProcess, what: string, timeoutMs = 10_000): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -1,7 +1,7 @@
 // Running commands for the sandbox: plain, and inside a network namespace (nsenter switches only the
 // network namespace, so bpffs under /sys/fs/bpf stays visible, unlike `ip netns exec`).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { run } from '../exec.js';
+import { run } from '../src/exec.js';
 
 export { run };
 

@@ -1,6 +1,7 @@
 // Compiled services written by hand for kernel tests, with their Maglev tables built by src/maglev.
-import { backendKey, type FrontendKind, type LbService, type Protocol } from '../../src/compile/types.js';
-import { buildTable } from '../../src/maglev/index.js';
+import { backendKey, type FrontendKind, type LbService } from '../src/compile/types.js';
+import type { Protocol } from '../src/model/types.js';
+import { buildTable } from '../src/maglev/index.js';
 
 export interface LbServiceOptions {
   affinityTimeoutSeconds?: number;

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { run } from '../exec.js';
+import { run } from '../src/exec.js';
 import { spawnIn } from './exec.js';
 import { startKubeClient, type KubeClient } from './processes.js';
 

@@ -1,5 +1,5 @@
 // Building and reading Ethernet/IPv4/TCP/UDP/ICMP frames for packet tests, with checksum checks.
-import { readIPv4, writeIPv4 } from '../../src/dataplane/layout.js';
+import { readIPv4, writeIPv4 } from '../src/dataplane/layout.js';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 const CLIENT_MAC = Buffer.from('02000000000a', 'hex');
