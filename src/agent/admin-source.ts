@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AdminSource } from '../api/server.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
-import { SIZES, decodeCtEntry, decodeCtKey, writeIPv4 } from '../dataplane/layout.js';
+import { ctEntryV4, ctKeyV4, writeIPv4 } from '../dataplane/layout.js';
 import { Programs } from '../dataplane/loader.js';
 import { native, repoRoot, type BpfMap, type BpfObject } from '../native/bpf.js';
 
@@ -76,8 +76,8 @@ export function agentAdminSource(obj: BpfObject, ct: BpfMap, base: Pick<AdminSou
     conntrack: () => {
       const { keys, values, count } = ct.entries();
       const entries = Array.from({ length: count }, (_, i) => ({
-        key: decodeCtKey(keys.subarray(i * SIZES.ct_key_v4, (i + 1) * SIZES.ct_key_v4)),
-        entry: decodeCtEntry(values.subarray(i * SIZES.ct_entry_v4, (i + 1) * SIZES.ct_entry_v4)),
+        key: ctKeyV4.decode(keys, i * ctKeyV4.size),
+        entry: ctEntryV4.decode(values, i * ctEntryV4.size),
       }));
       // bpf_ktime_get_coarse_ns and hrtime are both CLOCK_MONOTONIC.
       return { entries, nowNs: process.hrtime.bigint() };

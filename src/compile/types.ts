@@ -55,7 +55,7 @@ export interface LbService {
   healthCheckNodePort: number | null;
 }
 
-export function backendKey(b: { address: string; port: number; protocol: Protocol }): string {
+export function backendKey(b: { address: string; port: number; protocol: string }): string {
   return `${b.address}:${b.port}/${b.protocol}`;
 }
 

@@ -2,7 +2,7 @@
 // kernel can see, so a flow pinned to a backend that left its service would keep going there (or
 // into a void) for as long as the client keeps sending: kube-proxy clears such entries, and so do we.
 import type { BpfMap } from '../native/bpf.js';
-import { SIZES, decodeU32 } from './layout.js';
+import { ctEntryV4, ctKeyV4 } from './layout.js';
 
 /** "svcId/backendId" of the flows to forget. */
 export function flowPairKey(svcId: number, backendId: number): string {
@@ -15,8 +15,8 @@ export function purgeFlows(ct: BpfMap, pairs: ReadonlySet<string>): number {
   const { keys, values, count } = ct.entries();
   const doomed: Buffer[] = [];
   for (let i = 0; i < count; i++) {
-    const v = values.subarray(i * SIZES.ct_entry_v4);
-    if (pairs.has(flowPairKey(decodeU32(v, 32), decodeU32(v, 24)))) doomed.push(keys.subarray(i * SIZES.ct_key_v4, (i + 1) * SIZES.ct_key_v4));
+    const at = i * ctEntryV4.size;
+    if (pairs.has(flowPairKey(ctEntryV4.read(values, 'svcId', at), ctEntryV4.read(values, 'backendId', at)))) doomed.push(keys.subarray(i * ctKeyV4.size, (i + 1) * ctKeyV4.size));
   }
   // One by one: an entry may expire from the LRU between the read and the delete.
   return doomed.filter((k) => ct.delete(k)).length;

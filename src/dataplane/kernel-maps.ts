@@ -3,20 +3,16 @@ import type { BpfMap, BpfObject, NativeAddon } from '../native/bpf.js';
 import { MapType } from '../native/bpf.js';
 import {
   MAGLEV_TABLE_FLAGS,
-  decodeTable,
-  decodeBackend,
-  decodeRevnat,
+  backendV4,
   decodeSourceRangeKey,
-  decodeSvcKey,
-  decodeSvcValue,
+  decodeTable,
   decodeU32,
-  encodeBackend,
-  encodeRevnat,
   encodeSourceRangeKey,
-  encodeSvcKey,
-  encodeSvcValue,
   encodeTable,
   encodeU32,
+  revnatV4,
+  svcKeyV4,
+  svcValV4,
   type BackendValue,
   type RevnatValue,
   type SourceRangeKey,
@@ -53,22 +49,22 @@ export class KernelServiceMaps implements ServiceMaps {
   ) {}
 
   putBackends(entries: readonly { id: number; value: BackendValue }[]): void {
-    putBatch(this.maps.backends, entries, (e) => encodeU32(e.id), (e) => encodeBackend(e.value));
+    putBatch(this.maps.backends, entries, (e) => encodeU32(e.id), (e) => backendV4.encode(e.value));
   }
   deleteBackends(ids: readonly number[]): void {
     this.maps.backends.deleteBatch(packed(ids, encodeU32), ids.length);
   }
   putRevnats(entries: readonly { id: number; value: RevnatValue }[]): void {
-    putBatch(this.maps.revnat, entries, (e) => encodeU32(e.id), (e) => encodeRevnat(e.value));
+    putBatch(this.maps.revnat, entries, (e) => encodeU32(e.id), (e) => revnatV4.encode(e.value));
   }
   deleteRevnats(ids: readonly number[]): void {
     this.maps.revnat.deleteBatch(packed(ids, encodeU32), ids.length);
   }
   putFrontends(entries: readonly FrontendEntry[]): void {
-    putBatch(this.maps.svc, entries, (e) => encodeSvcKey(e.key), (e) => encodeSvcValue(e.value));
+    putBatch(this.maps.svc, entries, (e) => svcKeyV4.encode(e.key), (e) => svcValV4.encode(e.value));
   }
   deleteFrontends(keys: readonly SvcKey[]): void {
-    this.maps.svc.deleteBatch(packed(keys, encodeSvcKey), keys.length);
+    this.maps.svc.deleteBatch(packed(keys, svcKeyV4.encode), keys.length);
   }
 
   putSourceRanges(keys: readonly SourceRangeKey[]): void {
@@ -127,11 +123,11 @@ export class KernelServiceMaps implements ServiceMaps {
   dump(): MapState {
     const state = emptyMapState();
     forEachEntry(this.maps.svc, (k, v) => {
-      const key = decodeSvcKey(k);
-      state.frontends.set(frontendHex(key), { key, value: decodeSvcValue(v) });
+      const key = svcKeyV4.decode(k);
+      state.frontends.set(frontendHex(key), { key, value: svcValV4.decode(v) });
     });
-    forEachEntry(this.maps.backends, (k, v) => state.backends.set(decodeU32(k), decodeBackend(v)));
-    forEachEntry(this.maps.revnat, (k, v) => state.revnat.set(decodeU32(k), decodeRevnat(v)));
+    forEachEntry(this.maps.backends, (k, v) => state.backends.set(decodeU32(k), backendV4.decode(v)));
+    forEachEntry(this.maps.revnat, (k, v) => state.revnat.set(decodeU32(k), revnatV4.decode(v)));
     for (const k of this.maps.sourceRanges.keys()) state.sourceRanges.set(k.toString('hex'), decodeSourceRangeKey(k));
     for (const k of this.maps.maglev.keys()) {
       const id = this.maps.maglev.innerId(k);

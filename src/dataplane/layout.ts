@@ -1,4 +1,6 @@
-// Byte layouts of the BPF map keys and values, mirroring bpf/include/types.h field by field.
+// Byte layouts of the BPF map keys and values. Each C struct of bpf/include/types.h is declared here
+// once, as its members in order; offsets follow C's layout rules, encode/decode and the TypeScript
+// types are derived, and test/unit/layout.test.ts holds every member against the object's BTF.
 // Addresses and ports are in network byte order (as in packets); ids, counters and flags in host order.
 import { endianness } from 'node:os';
 import type { Protocol } from '../model/types.js';
@@ -12,6 +14,10 @@ function writeU16(buf: Buffer, value: number, offset: number): void {
 function writeU32(buf: Buffer, value: number, offset: number): void {
   if (hostLE) buf.writeUInt32LE(value, offset);
   else buf.writeUInt32BE(value, offset);
+}
+function writeU64(buf: Buffer, value: bigint, offset: number): void {
+  if (hostLE) buf.writeBigUInt64LE(value, offset);
+  else buf.writeBigUInt64BE(value, offset);
 }
 function readU16(buf: Buffer, offset: number): number {
   return hostLE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
@@ -74,98 +80,128 @@ export const STAT_REASONS = [
 ] as const;
 export type StatReason = (typeof STAT_REASONS)[number];
 
-/** Byte sizes of each C struct; checked against the object's BTF by a test. */
-export const SIZES = {
-  svc_key_v4: 8,
-  svc_val_v4: 20,
-  backend_v4: 8,
-  revnat_v4: 8,
-  ct_key_v4: 16,
-  ct_entry_v4: 48,
-  affinity_key_v4: 8,
-  affinity_val: 16,
-  stat_val: 16,
-  src_range_key_v4: 12,
+/**
+ * Scalar members as the C headers type them: u* in host order, be* in network order, ipv4 a
+ * __be32 address shown as dotted text.
+ */
+const SCALARS = {
+  u8: { size: 1, read: (b: Buffer, o: number) => b.readUInt8(o), write: (b: Buffer, v: number, o: number) => b.writeUInt8(v, o) },
+  u16: { size: 2, read: readU16, write: writeU16 },
+  u32: { size: 4, read: readU32, write: writeU32 },
+  u64: { size: 8, read: readU64, write: writeU64 },
+  be16: { size: 2, read: (b: Buffer, o: number) => b.readUInt16BE(o), write: (b: Buffer, v: number, o: number) => b.writeUInt16BE(v, o) },
+  be32: { size: 4, read: (b: Buffer, o: number) => b.readUInt32BE(o), write: (b: Buffer, v: number, o: number) => b.writeUInt32BE(v, o) },
+  ipv4: { size: 4, read: readIPv4, write: (b: Buffer, v: string, o: number) => writeIPv4(b, v, o) },
 } as const;
+export type Scalar = keyof typeof SCALARS;
+type ValueOf<S extends Scalar> = S extends 'u64' ? bigint : S extends 'ipv4' ? string : number;
+type Members = Record<string, Scalar>;
+type StructValue<M extends Members> = { [K in keyof M]: ValueOf<M[K]> };
 
-export interface SvcKey {
-  vip: string;
-  port: number;
-  proto: number;
-  scope: number;
-}
-export function encodeSvcKey(k: SvcKey): Buffer {
-  const b = Buffer.alloc(SIZES.svc_key_v4);
-  writeIPv4(b, k.vip, 0);
-  b.writeUInt16BE(k.port, 4);
-  b.writeUInt8(k.proto, 6);
-  b.writeUInt8(k.scope, 7);
-  return b;
-}
-export function decodeSvcKey(b: Buffer): SvcKey {
-  return { vip: readIPv4(b, 0), port: b.readUInt16BE(4), proto: b.readUInt8(6), scope: b.readUInt8(7) };
+export interface Member {
+  /** The TypeScript name; the C member is its snake_case form. */
+  name: string;
+  cName: string;
+  type: Scalar;
+  offset: number;
+  size: number;
 }
 
-export interface SvcValue {
-  svcId: number;
-  revnatId: number;
-  lbSize: number;
-  backendCount: number;
-  flags: number;
-  affinityTimeout: number;
+/** A C struct, declared once: encoding, decoding and single-member reads follow from its members. */
+export interface StructLayout<M extends Members> {
+  /** The C struct's name. */
+  name: string;
+  size: number;
+  members: readonly Member[];
+  encode(value: StructValue<M>): Buffer;
+  decode(buf: Buffer, offset?: number): StructValue<M>;
+  read<K extends keyof M & string>(buf: Buffer, member: K, offset?: number): ValueOf<M[K]>;
 }
-export function encodeSvcValue(v: SvcValue): Buffer {
-  const b = Buffer.alloc(SIZES.svc_val_v4);
-  writeU32(b, v.svcId, 0);
-  writeU32(b, v.revnatId, 4);
-  writeU32(b, v.lbSize, 8);
-  writeU16(b, v.backendCount, 12);
-  writeU16(b, v.flags, 14);
-  writeU32(b, v.affinityTimeout, 16);
-  return b;
-}
-export function decodeSvcValue(b: Buffer): SvcValue {
+
+/** The members in order, laid out as C does: each at a multiple of its size, the whole padded to the largest. */
+function struct<M extends Members>(name: string, members: M): StructLayout<M> {
+  const laid: Member[] = [];
+  let end = 0;
+  let align = 1;
+  for (const [member, type] of Object.entries(members)) {
+    const size = SCALARS[type].size;
+    const offset = Math.ceil(end / size) * size;
+    laid.push({ name: member, cName: member.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), type, offset, size });
+    end = offset + size;
+    align = Math.max(align, size);
+  }
+  const size = Math.ceil(end / align) * align;
+  const byName = new Map(laid.map((m) => [m.name, m]));
+  // The members' types vary per member; each scalar reads and writes its own kind of value.
+  const scalar = (m: Member) => SCALARS[m.type] as unknown as { read(b: Buffer, o: number): unknown; write(b: Buffer, v: unknown, o: number): void };
   return {
-    svcId: readU32(b, 0),
-    revnatId: readU32(b, 4),
-    lbSize: readU32(b, 8),
-    backendCount: readU16(b, 12),
-    flags: readU16(b, 14),
-    affinityTimeout: readU32(b, 16),
+    name,
+    size,
+    members: laid,
+    encode: (value) => {
+      const buf = Buffer.alloc(size);
+      for (const m of laid) scalar(m).write(buf, value[m.name], m.offset);
+      return buf;
+    },
+    decode: (buf, offset = 0) => Object.fromEntries(laid.map((m) => [m.name, scalar(m).read(buf, offset + m.offset)])) as StructValue<M>,
+    read: (buf, member, offset = 0) => {
+      const m = byName.get(member);
+      if (!m) throw new RangeError(`struct ${name} has no member ${member}`);
+      return scalar(m).read(buf, offset + m.offset) as ValueOf<M[typeof member]>;
+    },
   };
 }
 
-export interface BackendValue {
-  ip: string;
-  port: number;
-  proto: number;
-  flags: number;
+export const svcKeyV4 = struct('svc_key_v4', { vip: 'ipv4', port: 'be16', proto: 'u8', scope: 'u8' });
+export type SvcKey = ReturnType<typeof svcKeyV4.decode>;
+
+export const svcValV4 = struct('svc_val_v4', { svcId: 'u32', revnatId: 'u32', lbSize: 'u32', backendCount: 'u16', flags: 'u16', affinityTimeout: 'u32' });
+export type SvcValue = ReturnType<typeof svcValV4.decode>;
+
+export const backendV4 = struct('backend_v4', { ip: 'ipv4', port: 'be16', proto: 'u8', flags: 'u8' });
+export type BackendValue = ReturnType<typeof backendV4.decode>;
+
+export const revnatV4 = struct('revnat_v4', { vip: 'ipv4', port: 'be16' });
+export type RevnatValue = ReturnType<typeof revnatV4.decode>;
+
+export const ctKeyV4 = struct('ct_key_v4', { saddr: 'ipv4', daddr: 'ipv4', sport: 'be16', dport: 'be16', proto: 'u8', dir: 'u8' });
+export type CtKey = ReturnType<typeof ctKeyV4.decode>;
+
+export const ctEntryV4 = struct('ct_entry_v4', {
+  expiresNs: 'u64',
+  packets: 'u64',
+  bytes: 'u64',
+  backendId: 'u32',
+  revnatId: 'u32',
+  svcId: 'u32',
+  clientIp: 'ipv4',
+  flags: 'u16',
+  clientPort: 'be16',
+  natPort: 'be16',
+});
+export type CtEntry = ReturnType<typeof ctEntryV4.decode>;
+
+/** The LPM key of a loadBalancerSourceRanges entry: prefixlen counts svc_id's 32 bits, svc_id is big-endian so it is a prefix. */
+export const srcRangeKeyV4 = struct('src_range_key_v4', { prefixlen: 'u32', svcId: 'be32', addr: 'ipv4' });
+
+/** A loadBalancerSourceRanges entry of one service. */
+export interface SourceRangeKey {
+  svcId: number;
+  address: string;
+  prefixLength: number;
 }
-export function encodeBackend(v: BackendValue): Buffer {
-  const b = Buffer.alloc(SIZES.backend_v4);
-  writeIPv4(b, v.ip, 0);
-  b.writeUInt16BE(v.port, 4);
-  b.writeUInt8(v.proto, 6);
-  b.writeUInt8(v.flags, 7);
-  return b;
+export function encodeSourceRangeKey(k: SourceRangeKey): Buffer {
+  return srcRangeKeyV4.encode({ prefixlen: 32 + k.prefixLength, svcId: k.svcId, addr: k.address });
 }
-export function decodeBackend(b: Buffer): BackendValue {
-  return { ip: readIPv4(b, 0), port: b.readUInt16BE(4), proto: b.readUInt8(6), flags: b.readUInt8(7) };
+export function decodeSourceRangeKey(b: Buffer): SourceRangeKey {
+  const k = srcRangeKeyV4.decode(b);
+  return { svcId: k.svcId, address: k.addr, prefixLength: k.prefixlen - 32 };
 }
 
-export interface RevnatValue {
-  vip: string;
-  port: number;
-}
-export function encodeRevnat(v: RevnatValue): Buffer {
-  const b = Buffer.alloc(SIZES.revnat_v4);
-  writeIPv4(b, v.vip, 0);
-  b.writeUInt16BE(v.port, 4);
-  return b;
-}
-export function decodeRevnat(b: Buffer): RevnatValue {
-  return { vip: readIPv4(b, 0), port: b.readUInt16BE(4) };
-}
+export const statVal = struct('stat_val', { packets: 'u64', bytes: 'u64' });
+
+/** Every struct the agent reads or writes, for the layout test. */
+export const STRUCTS = [svcKeyV4, svcValV4, backendV4, revnatV4, ctKeyV4, ctEntryV4, srcRangeKeyV4, statVal] as const;
 
 /** A u32 map key or array value in host order (ids, slots). */
 export function encodeU32(n: number): Buffer {
@@ -190,86 +226,14 @@ export function decodeTable(mapped: Buffer): Uint32Array {
   return table;
 }
 
-export interface CtKey {
-  saddr: string;
-  daddr: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  dir: number;
-}
-export function decodeCtKey(b: Buffer): CtKey {
-  return {
-    saddr: readIPv4(b, 0),
-    daddr: readIPv4(b, 4),
-    sport: b.readUInt16BE(8),
-    dport: b.readUInt16BE(10),
-    proto: b.readUInt8(12),
-    dir: b.readUInt8(13),
-  };
-}
-export function encodeCtKey(k: CtKey): Buffer {
-  const b = Buffer.alloc(SIZES.ct_key_v4);
-  writeIPv4(b, k.saddr, 0);
-  writeIPv4(b, k.daddr, 4);
-  b.writeUInt16BE(k.sport, 8);
-  b.writeUInt16BE(k.dport, 10);
-  b.writeUInt8(k.proto, 12);
-  b.writeUInt8(k.dir, 13);
-  return b;
-}
-
-export interface CtEntry {
-  expiresNs: bigint;
-  packets: bigint;
-  bytes: bigint;
-  backendId: number;
-  revnatId: number;
-  svcId: number;
-  clientIp: string;
-  flags: number;
-  clientPort: number;
-  natPort: number;
-}
-export function decodeCtEntry(b: Buffer): CtEntry {
-  return {
-    expiresNs: readU64(b, 0),
-    packets: readU64(b, 8),
-    bytes: readU64(b, 16),
-    backendId: readU32(b, 24),
-    revnatId: readU32(b, 28),
-    svcId: readU32(b, 32),
-    clientIp: readIPv4(b, 36),
-    flags: readU16(b, 40),
-    clientPort: b.readUInt16BE(42),
-    natPort: b.readUInt16BE(44),
-  };
-}
-
-/** A loadBalancerSourceRanges entry: the LPM key (svc_id, then the address, as one prefix). */
-export interface SourceRangeKey {
-  svcId: number;
-  address: string;
-  prefixLength: number;
-}
-export function encodeSourceRangeKey(k: SourceRangeKey): Buffer {
-  const b = Buffer.alloc(SIZES.src_range_key_v4);
-  writeU32(b, 32 + k.prefixLength, 0);
-  b.writeUInt32BE(k.svcId, 4);
-  writeIPv4(b, k.address, 8);
-  return b;
-}
-export function decodeSourceRangeKey(b: Buffer): SourceRangeKey {
-  return { prefixLength: readU32(b, 0) - 32, svcId: b.readUInt32BE(4), address: readIPv4(b, 8) };
-}
-
 /** Sums a PERCPU_ARRAY value of struct stat_val over all CPUs. */
 export function sumStatValue(perCpu: Buffer, cpus: number): { packets: bigint; bytes: bigint } {
   let packets = 0n;
   let bytes = 0n;
   for (let cpu = 0; cpu < cpus; cpu++) {
-    packets += readU64(perCpu, cpu * SIZES.stat_val);
-    bytes += readU64(perCpu, cpu * SIZES.stat_val + 8);
+    const v = statVal.decode(perCpu, cpu * statVal.size);
+    packets += v.packets;
+    bytes += v.bytes;
   }
   return { packets, bytes };
 }

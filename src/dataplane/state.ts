@@ -2,19 +2,7 @@
 // services) and what the kernel has (dumped from the pinned maps) share this one shape, so the
 // difference between them is a pure function.
 import { backendKey, type LbFrontend, type LbService } from '../compile/types.js';
-import {
-  BackendFlag,
-  IPPROTO,
-  SvcFlag,
-  SvcScope,
-  encodeSourceRangeKey,
-  encodeSvcKey,
-  type BackendValue,
-  type SourceRangeKey,
-  type RevnatValue,
-  type SvcKey,
-  type SvcValue,
-} from './layout.js';
+import { IPPROTO, SvcScope, encodeSourceRangeKey, protocolName, svcKeyV4, type BackendValue, type RevnatValue, type SourceRangeKey, type SvcKey, type SvcValue } from './layout.js';
 import type { IdBook } from './ids.js';
 
 export interface FrontendEntry {
@@ -43,7 +31,7 @@ export function frontendMapKey(f: LbFrontend): SvcKey {
 }
 
 export function frontendHex(key: SvcKey): string {
-  return encodeSvcKey(key).toString('hex');
+  return svcKeyV4.encode(key).toString('hex');
 }
 
 export function sourceRangeHex(key: SourceRangeKey): string {
@@ -63,7 +51,7 @@ export interface IdBooks {
 
 /** Takes over the ids already in the kernel's maps, so a restarted agent rewrites nothing that is right. */
 export function adoptIds(applied: MapState, ids: IdBooks, serviceKeyOf: (svcId: number) => string | undefined): void {
-  for (const [id, b] of applied.backends) ids.backends.adopt(backendKey({ address: b.ip, port: b.port, protocol: protocolOf(b.proto) }), id);
+  for (const [id, b] of applied.backends) ids.backends.adopt(backendValueKey(b), id);
   for (const [id, r] of applied.revnat) ids.revnat.adopt(revnatKey(r), id);
   // A service id no desired service claims is held under a placeholder for the first render, so that
   // no new service takes it (and its old table) while stale frontends may still point at it.
@@ -71,8 +59,9 @@ export function adoptIds(applied: MapState, ids: IdBooks, serviceKeyOf: (svcId: 
   for (const svcId of svcIds) ids.services.adopt(serviceKeyOf(svcId) ?? `stale/${svcId}`, svcId);
 }
 
-function protocolOf(n: number): 'TCP' | 'UDP' | 'SCTP' {
-  return n === IPPROTO.UDP ? 'UDP' : n === IPPROTO.SCTP ? 'SCTP' : 'TCP';
+/** The natural key ("ip:port/proto") of a backend as the maps hold it. */
+export function backendValueKey(b: BackendValue): string {
+  return backendKey({ address: b.ip, port: b.port, protocol: protocolName(b.proto) });
 }
 
 /**

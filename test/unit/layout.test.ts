@@ -7,14 +7,56 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/bpf.js';
 import { DATAPATH_OBJECT } from '../../src/dataplane/loader.js';
-import { SIZES, STAT_REASONS, encodeSvcValue, decodeSvcValue } from '../../src/dataplane/layout.js';
+import { STAT_REASONS, STRUCTS, svcValV4 } from '../../src/dataplane/layout.js';
+
+const btf = execFileSync('bpftool', ['btf', 'dump', 'file', DATAPATH_OBJECT, 'format', 'raw'], { encoding: 'utf8' });
+
+/** Types of the BTF dump by id: kind, name, size (resolved through typedefs) and struct members. */
+function btfTypes(dump: string) {
+  const types = new Map<number, { kind: string; name: string; size?: number; ref?: number; members: { name: string; type: number; bitsOffset: number }[] }>();
+  let current: ReturnType<typeof types.get>;
+  for (const line of dump.split('\n')) {
+    const head = /^\[(\d+)\] (\w+) '([^']*)'(.*)$/.exec(line);
+    if (head) {
+      const rest = head[4] ?? '';
+      const size = /size=(\d+)/.exec(rest)?.[1];
+      const ref = /type_id=(\d+)/.exec(rest)?.[1];
+      current = { kind: head[2] ?? '', name: head[3] ?? '', ...(size ? { size: Number(size) } : {}), ...(ref ? { ref: Number(ref) } : {}), members: [] };
+      types.set(Number(head[1]), current);
+      continue;
+    }
+    const member = /^\s+'(\w+)' type_id=(\d+) bits_offset=(\d+)/.exec(line);
+    if (member && current) current.members.push({ name: member[1] ?? '', type: Number(member[2]), bitsOffset: Number(member[3]) });
+  }
+  const sizeOf = (id: number): number | undefined => {
+    const t = types.get(id);
+    return t?.size ?? (t?.ref === undefined ? undefined : sizeOf(t.ref));
+  };
+  return { structs: new Map([...types.values()].filter((t) => t.kind === 'STRUCT').map((t) => [t.name, t])), sizeOf };
+}
 
 test('struct sizes match the BTF of the datapath object', () => {
-  const btf = execFileSync('bpftool', ['btf', 'dump', 'file', DATAPATH_OBJECT, 'format', 'raw'], { encoding: 'utf8' });
-  for (const [name, size] of Object.entries(SIZES)) {
+  for (const { name, size } of STRUCTS) {
     const m = btf.match(new RegExp(`STRUCT '${name}' size=(\\d+)`));
     assert.ok(m, `struct ${name} is in the object's BTF`);
     assert.equal(Number(m[1]), size, `sizeof(struct ${name})`);
+  }
+});
+
+test('every member of every struct sits at the same offset with the same size on both sides', () => {
+  const { structs, sizeOf } = btfTypes(btf);
+  for (const layout of STRUCTS) {
+    const c = structs.get(layout.name);
+    assert.ok(c, `struct ${layout.name} is in the object's BTF`);
+    // Explicit padding is C's business; every other member must be declared in TypeScript.
+    const cMembers = c.members.filter((m) => m.name !== 'pad');
+    assert.deepEqual(layout.members.map((m) => m.cName), cMembers.map((m) => m.name), `members of struct ${layout.name}`);
+    for (const [i, m] of layout.members.entries()) {
+      const cm = cMembers[i];
+      assert.ok(cm);
+      assert.equal(m.offset, cm.bitsOffset / 8, `offsetof(struct ${layout.name}, ${cm.name})`);
+      assert.equal(m.size, sizeOf(cm.type), `sizeof(((struct ${layout.name} *)0)->${cm.name})`);
+    }
   }
 });
 
@@ -27,5 +69,5 @@ test('stat reasons follow enum stat_reason in order', () => {
 
 test('service values round-trip', () => {
   const v = { svcId: 7, revnatId: 9, lbSize: 509, backendCount: 3, flags: 1, affinityTimeout: 10800 };
-  assert.deepEqual(decodeSvcValue(encodeSvcValue(v)), v);
+  assert.deepEqual(svcValV4.decode(svcValV4.encode(v)), v);
 });
