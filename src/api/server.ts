@@ -13,6 +13,7 @@ import type { MapState } from '../dataplane/state.js';
 import type { Counters } from '../dataplane/stats.js';
 import { backendViews, connectionViews, countConnections, orphanFrontends, serviceViews } from '../inspect/views.js';
 import type { Rejection } from '../model/types.js';
+import { ErrorCode, KbpError } from '../errors.js';
 import { ADMIN_PAGE } from './page.js';
 import * as S from './schemas.js';
 
@@ -154,6 +155,6 @@ export async function buildAdminServer(source: AdminSource, options: AdminOption
 export function parseHostPort(value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
   const port = Number(value.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`expected HOST:PORT, got "${value}"`);
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new KbpError(ErrorCode.InvalidConfig, `expected HOST:PORT, got "${value}"`);
   return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -2,6 +2,7 @@
 // Addresses and ports are in network byte order (as in packets); ids, counters and flags in host order.
 import { endianness } from 'node:os';
 import type { Protocol } from '../compile/types.js';
+import { ErrorCode, KbpError } from '../errors.js';
 
 const hostLE = endianness() === 'LE';
 
@@ -25,7 +26,7 @@ function readU64(buf: Buffer, offset: number): bigint {
 
 export function writeIPv4(buf: Buffer, address: string, offset: number): void {
   const parts = address.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${address}`);
+  if (parts.length !== 4) throw new KbpError(ErrorCode.InvalidAddress, `not an IPv4 address: ${address}`);
   parts.forEach((p, i) => buf.writeUInt8(Number(p), offset + i));
 }
 export function readIPv4(buf: Buffer, offset: number): string {
