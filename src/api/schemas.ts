@@ -1,6 +1,7 @@
 // The admin API's shapes, schema first (TypeBox): Fastify validates requests and serialises replies
 // with them, and the OpenAPI document at /docs/json is generated from them.
 import { Type } from 'typebox';
+import { BackendUse, ConnectionView, ServiceView } from '../inspect/shapes.js';
 
 export const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
 
@@ -11,7 +12,9 @@ export const Status = Type.Object({
   generation: Type.Integer(),
   lastSyncAt: Type.Union([Type.String(), Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  /** Map writes of the last sync (0 when nothing had changed). */
   lastSyncOps: Type.Integer(),
+  /** How long the last sync took (render, diff, map writes), in milliseconds. */
   lastSyncMs: Type.Number(),
   services: Type.Integer(),
   backends: Type.Integer(),
@@ -22,60 +25,13 @@ export const Status = Type.Object({
 export const Counter = Type.Object({ packets: Type.Integer(), bytes: Type.Integer() });
 export const Stats = Type.Record(Type.String(), Counter);
 
-const Backend = Type.Object({
-  address: Type.String(),
-  port: Type.Integer(),
-  protocol: Type.String(),
-  state: Type.Union([Type.Literal('ready'), Type.Literal('terminating'), Type.Literal('standby')]),
-  local: Type.Boolean(),
-  slots: Type.Integer({ description: 'Maglev slots held' }),
-  share: Type.Number({ description: 'share of the Maglev table, 0..1' }),
-});
-
-const Port = Type.Object({
-  key: Type.String(),
-  port: Type.String(),
-  scope: Type.String(),
-  frontends: Type.Array(Type.String()),
-  svcId: Type.Union([Type.Integer(), Type.Null()]),
-  maglevSize: Type.Integer(),
-  affinityTimeoutSeconds: Type.Integer(),
-  localOnly: Type.Boolean(),
-  sourceRanges: Type.Array(Type.String()),
-  backends: Type.Array(Backend),
-});
-
-export const Service = Type.Object({
-  namespace: Type.String(),
-  name: Type.String(),
-  ports: Type.Array(Port),
-  counters: Type.Object({ connections: Type.Integer(), packets: Type.Integer(), bytes: Type.Integer() }, { description: 'live connections in conntrack and their traffic so far' }),
-  drift: Type.Array(Type.String(), { description: 'differences between the wanted state and the live maps' }),
-});
-
 export const ServiceList = Type.Object({
-  services: Type.Array(Service),
+  services: Type.Array(ServiceView),
   /** Frontends in the kernel that no service wants. */
   orphanFrontends: Type.Array(Type.String()),
 });
 
-export const BackendList = Type.Object({
-  backends: Type.Array(Type.Object({ id: Type.Integer(), address: Type.String(), port: Type.Integer(), protocol: Type.String(), services: Type.Array(Type.String()) })),
-});
-
-export const Maglev = Type.Object({
-  namespace: Type.String(),
-  name: Type.String(),
-  tables: Type.Array(
-    Type.Object({
-      key: Type.String(),
-      size: Type.Integer(),
-      /** Backend ("ip:port") by slot, as the kernel holds the table. */
-      slots: Type.Array(Type.String()),
-      shares: Type.Record(Type.String(), Type.Number()),
-    }),
-  ),
-});
+export const BackendList = Type.Object({ backends: Type.Array(BackendUse) });
 
 export const ConntrackQuery = Type.Object({
   service: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'namespace/name' })),
@@ -83,23 +39,7 @@ export const ConntrackQuery = Type.Object({
   offset: Type.Integer({ minimum: 0, default: 0 }),
 });
 
-export const ConntrackPage = Type.Object({
-  total: Type.Integer(),
-  offset: Type.Integer(),
-  connections: Type.Array(
-    Type.Object({
-      protocol: Type.String(),
-      client: Type.String(),
-      frontend: Type.String(),
-      backend: Type.Union([Type.String(), Type.Null()]),
-      path: Type.String(),
-      svcId: Type.Integer(),
-      packets: Type.Integer(),
-      bytes: Type.Integer(),
-      expiresInSeconds: Type.Integer(),
-    }),
-  ),
-});
+export const ConntrackPage = Type.Object({ total: Type.Integer(), offset: Type.Integer(), connections: Type.Array(ConnectionView) });
 
 export const ServiceParams = Type.Object({
   namespace: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 }),

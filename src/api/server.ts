@@ -6,31 +6,18 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { LbService } from '../compile/types.js';
 import type { CtEntry, CtKey } from '../dataplane/layout.js';
 import type { MapState } from '../dataplane/state.js';
 import type { Counters } from '../dataplane/stats.js';
-import { backendViews, connectionViews, countConnections, orphanFrontends, serviceViews } from '../inspect/views.js';
-import type { Rejection } from '../model/types.js';
+import { MaglevView, ServiceView } from '../inspect/shapes.js';
+import { backendViews, connectionViews, countConnections, maglevView, orphanFrontends, serviceViews } from '../inspect/views.js';
 import { ErrorCode, KbpError } from '../errors.js';
 import { ADMIN_PAGE } from './page.js';
 import * as S from './schemas.js';
 
-export interface AgentStatus {
-  ready: boolean;
-  generation: number;
-  lastSyncAt: string | null;
-  lastError: string | null;
-  /** Map writes of the last sync (0 when nothing had changed). */
-  lastSyncOps: number;
-  /** How long the last sync took (render, diff, map writes), in milliseconds. */
-  lastSyncMs: number;
-  services: number;
-  backends: number;
-  interfaces: string[];
-  rejected: Rejection[];
-}
+export type AgentStatus = Static<typeof S.Status>;
 
 export interface AdminSource {
   status(): AgentStatus;
@@ -105,28 +92,17 @@ export async function buildAdminServer(source: AdminSource, options: AdminOption
     const live = source.live();
     return { services: countedViews(services, live), orphanFrontends: orphanFrontends(services, live) };
   });
-  app.get('/v1/services/:namespace/:name', { schema: { summary: 'One service', params: S.ServiceParams, response: { 200: S.Service, 404: S.ErrorReply } } }, async (req, reply) => {
+  app.get('/v1/services/:namespace/:name', { schema: { summary: 'One service', params: S.ServiceParams, response: { 200: ServiceView, 404: S.ErrorReply } } }, async (req, reply) => {
     const key = `${req.params.namespace}/${req.params.name}`;
     const view = countedViews(source.services().filter((s) => s.service === key), source.live())[0];
     return view ?? notFound(reply, `service ${key}`);
   });
   app.get('/v1/backends', { schema: { summary: 'Every backend in the kernel and the services using it', response: { 200: S.BackendList } } }, async () => ({ backends: backendViews(source.services(), source.live()) }));
-  app.get('/v1/maglev/:namespace/:name', { schema: { summary: "A service's Maglev tables as the kernel holds them", params: S.ServiceParams, response: { 200: S.Maglev, 404: S.ErrorReply } } }, async (req, reply) => {
+  app.get('/v1/maglev/:namespace/:name', { schema: { summary: "A service's Maglev tables as the kernel holds them", params: S.ServiceParams, response: { 200: MaglevView, 404: S.ErrorReply } } }, async (req, reply) => {
     const key = `${req.params.namespace}/${req.params.name}`;
     const live = source.live();
     const view = serviceViews(source.services().filter((s) => s.service === key), live)[0];
-    if (!view) return notFound(reply, `service ${key}`);
-    const tables = view.ports.map((p) => {
-      const ids = p.svcId === null ? undefined : live.tables.get(p.svcId);
-      const slots = [...(ids ?? [])].map((id) => {
-        const b = live.backends.get(id);
-        return b ? `${b.ip}:${b.port}` : `missing:${id}`;
-      });
-      const shares: Record<string, number> = {};
-      for (const s of slots) shares[s] = (shares[s] ?? 0) + 1 / slots.length;
-      return { key: p.key, size: slots.length, slots, shares };
-    });
-    return { namespace: view.namespace, name: view.name, tables };
+    return view ? maglevView(view, live) : notFound(reply, `service ${key}`);
   });
   app.get('/v1/conntrack', { schema: { summary: 'Live connections (client legs), paged', querystring: S.ConntrackQuery, response: { 200: S.ConntrackPage, 404: S.ErrorReply } } }, async (req, reply) => {
     const { service, limit, offset } = req.query;
