@@ -29,7 +29,7 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-type Json = Record<string, any>; // the shapes are the API's (src/api/schemas.ts)
+type Json = Record<string, any>; // the shapes are the API's (src/api/routes/, src/inspect/shapes.ts)
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
