@@ -1,6 +1,7 @@
 // Running a command to completion, with its stderr in the error when it fails.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ErrorCode, KbpError } from './errors.js';
 
 const execFileP = promisify(execFile);
 
@@ -10,6 +11,6 @@ export async function run(cmd: string, args: readonly string[]): Promise<string>
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
+    throw new KbpError(ErrorCode.CommandFailed, `${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }

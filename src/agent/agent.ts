@@ -196,7 +196,7 @@ export class Agent {
   }
 
   counters(): Counters {
-    if (!this.stats) throw new Error('datapath not loaded');
+    if (!this.stats) throw new KbpError(ErrorCode.DatapathNotLoaded, 'datapath not loaded');
     return readCounters(this.stats, native().possibleCpus());
   }
 

@@ -4,6 +4,7 @@ import { Agent } from '../agent/agent.js';
 import { manifestSource } from '../sources/manifest-source.js';
 import { kubernetesSource } from '../sources/kubernetes.js';
 import { createLogger } from '../log.js';
+import { ErrorCode, KbpError } from '../errors.js';
 import type { NodeConfig } from '../model/types.js';
 import { nodePortAddresses } from './nodeport-addresses.js';
 
@@ -28,7 +29,7 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
     node = flags.nodeportAddresses === 'primary' ? { name: flags.nodeName } : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
     // A file (e.g. a mounted Secret) or the environment; a file wins.
     adminToken = flags.adminTokenFile === undefined ? process.env.KBP_ADMIN_TOKEN : readFileSync(flags.adminTokenFile, 'utf8').trim();
-    if (adminToken === '') throw new Error('the admin token is empty');
+    if (adminToken === '') throw new KbpError(ErrorCode.InvalidConfig, 'the admin token is empty');
   } catch (err) {
     log.fatal({ err }, 'bad flag');
     process.exit(2);

@@ -1,13 +1,12 @@
 // `kbproxy inspect …`: the admin API for people (aligned tables) and scripts (--json). Exit code 1
 // with one clear line when the agent cannot be reached or answers with an error.
 import type { Command } from 'commander';
+import { ErrorCode, KbpError } from '../errors.js';
 
 interface InspectFlags {
   adminAddress: string;
   json?: boolean;
 }
-
-class InspectError extends Error {}
 
 async function fetchJson(flags: InspectFlags, path: string): Promise<unknown> {
   const url = `http://${flags.adminAddress}${path}`;
@@ -16,10 +15,10 @@ async function fetchJson(flags: InspectFlags, path: string): Promise<unknown> {
     res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new InspectError(`cannot reach the agent's admin API at ${flags.adminAddress} (${cause}); is the agent running, with --admin-address ${flags.adminAddress}?`);
+    throw new KbpError(ErrorCode.AgentUnreachable, `cannot reach the agent's admin API at ${flags.adminAddress} (${cause}); is the agent running, with --admin-address ${flags.adminAddress}?`);
   }
   const body = (await res.json().catch(() => null)) as { message?: string } | null;
-  if (!res.ok) throw new InspectError(`${url}: ${res.status} ${body?.message ?? res.statusText}`);
+  if (!res.ok) throw new KbpError(ErrorCode.ApiError, `${url}: ${res.status} ${body?.message ?? res.statusText}`);
   return body;
 }
 
@@ -30,7 +29,7 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-type Json = Record<string, any>; // the shapes are the API's (src/api/schemas.ts)
+type Json = Record<string, any>; // the shapes are the API's (src/api/routes/, src/inspect/shapes.ts)
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
@@ -78,8 +77,8 @@ const views: Record<string, { path: (arg?: string) => string; print: (body: Json
 
 async function inspect(view: string, arg: string | undefined, flags: InspectFlags): Promise<void> {
   const spec = views[view];
-  if (!spec) throw new InspectError(`unknown view "${view}"`);
-  if ((view === 'service' || view === 'maglev') && !/^[^/\s]+\/[^/\s]+$/.test(arg ?? '')) throw new InspectError(`${view} needs NAMESPACE/NAME`);
+  if (!spec) throw new KbpError(ErrorCode.InvalidConfig, `unknown view "${view}"`);
+  if ((view === 'service' || view === 'maglev') && !/^[^/\s]+\/[^/\s]+$/.test(arg ?? '')) throw new KbpError(ErrorCode.InvalidConfig, `${view} needs NAMESPACE/NAME`);
   const body = (await fetchJson(flags, spec.path(arg))) as Json;
   process.stdout.write(`${flags.json ? JSON.stringify(body, null, 2) : spec.print(body)}\n`);
 }
@@ -96,7 +95,7 @@ export function registerInspect(program: Command): void {
       try {
         await inspect(view, arg, flags);
       } catch (err) {
-        if (!(err instanceof InspectError)) throw err;
+        if (!(err instanceof KbpError)) throw err;
         process.stderr.write(`kbproxy inspect: ${err.message}\n`);
         process.exitCode = 1;
       }

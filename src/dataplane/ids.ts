@@ -2,6 +2,8 @@
 // (adopted from the pinned maps) and handed out in increasing order, so a freed id is not reused soon:
 // a conntrack entry that still names a removed backend then finds nothing instead of a stranger.
 // Id 0 is reserved as "none".
+import { ErrorCode, KbpError } from '../errors.js';
+
 export class IdAllocator {
   private readonly used = new Set<number>();
   private next = 1;
@@ -23,7 +25,7 @@ export class IdAllocator {
         return id;
       }
     }
-    throw new RangeError(`all ${this.max} ids are in use`);
+    throw new KbpError(ErrorCode.IdSpaceExhausted, `all ${this.max} ids are in use`);
   }
 
   release(id: number): void {

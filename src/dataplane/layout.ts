@@ -3,6 +3,7 @@
 // types are derived, and test/unit/layout.test.ts holds every member against the object's BTF.
 // Addresses and ports are in network byte order (as in packets); ids, counters and flags in host order.
 import { endianness } from 'node:os';
+import { ErrorCode, KbpError } from '../errors.js';
 import type { Protocol } from '../model/types.js';
 
 const hostLE = endianness() === 'LE';
@@ -31,7 +32,7 @@ function readU64(buf: Buffer, offset: number): bigint {
 
 export function writeIPv4(buf: Buffer, address: string, offset: number): void {
   const parts = address.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${address}`);
+  if (parts.length !== 4) throw new KbpError(ErrorCode.InvalidAddress, `not an IPv4 address: ${address}`);
   parts.forEach((p, i) => buf.writeUInt8(Number(p), offset + i));
 }
 export function readIPv4(buf: Buffer, offset: number): string {
@@ -131,7 +132,7 @@ function struct<M extends Members>(name: string, members: M): StructLayout<M> {
     align = Math.max(align, size);
   }
   const size = Math.ceil(end / align) * align;
-  const byName = new Map(laid.map((m) => [m.name, m]));
+  const byName = Object.fromEntries(laid.map((m) => [m.name, m])) as { [K in keyof M]: Member };
   // The members' types vary per member; each scalar reads and writes its own kind of value.
   const scalar = (m: Member) => SCALARS[m.type] as unknown as { read(b: Buffer, o: number): unknown; write(b: Buffer, v: unknown, o: number): void };
   return {
@@ -144,11 +145,7 @@ function struct<M extends Members>(name: string, members: M): StructLayout<M> {
       return buf;
     },
     decode: (buf, offset = 0) => Object.fromEntries(laid.map((m) => [m.name, scalar(m).read(buf, offset + m.offset)])) as StructValue<M>,
-    read: (buf, member, offset = 0) => {
-      const m = byName.get(member);
-      if (!m) throw new RangeError(`struct ${name} has no member ${member}`);
-      return scalar(m).read(buf, offset + m.offset) as ValueOf<M[typeof member]>;
-    },
+    read: (buf, member, offset = 0) => scalar(byName[member]).read(buf, offset + byName[member].offset) as ValueOf<M[typeof member]>,
   };
 }
 

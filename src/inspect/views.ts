@@ -4,42 +4,7 @@
 import { backendKey, frontendKey, slotCounts, type LbService } from '../compile/types.js';
 import { CtDir, IPPROTO, SvcScope, protocolName, type CtEntry, type CtKey } from '../dataplane/layout.js';
 import { frontendHex, type MapState } from '../dataplane/state.js';
-
-export interface BackendView {
-  address: string;
-  port: number;
-  protocol: string;
-  /** ready: takes new flows; terminating: existing flows only (or all, when nothing is ready); standby: not in the table (e.g. another node's, for a Local policy). */
-  state: 'ready' | 'terminating' | 'standby';
-  local: boolean;
-  /** Maglev slots this backend holds, and their share of the table. */
-  slots: number;
-  share: number;
-}
-
-export interface PortView {
-  key: string;
-  port: string;
-  scope: string;
-  frontends: string[];
-  /** The service id in the kernel, or null when the frontends are not (yet) there. */
-  svcId: number | null;
-  maglevSize: number;
-  affinityTimeoutSeconds: number;
-  localOnly: boolean;
-  sourceRanges: string[];
-  backends: BackendView[];
-}
-
-export interface ServiceView {
-  namespace: string;
-  name: string;
-  ports: PortView[];
-  /** Its live connections in conntrack, and their packets and bytes so far (client to service). */
-  counters: { connections: number; packets: number; bytes: number };
-  /** Differences between what the agent wants and what the kernel holds; empty when they agree. */
-  drift: string[];
-}
+import type { BackendUse, ConnectionView, MaglevView, PortView, ServiceView } from './shapes.js';
 
 const frontendOf = (f: LbService['frontends'][number]) => ({ vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] });
 
@@ -146,15 +111,6 @@ export function orphanFrontends(services: readonly LbService[], live: MapState):
     .map(([, f]) => `${f.key.vip}:${f.key.port}/${protocolName(f.key.proto)}/${f.key.scope === SvcScope.external ? 'external' : 'internal'} (service ${f.value.svcId})`);
 }
 
-export interface BackendUse {
-  id: number;
-  address: string;
-  port: number;
-  protocol: string;
-  /** The service ports ("namespace/name:port/scope") whose backend it is. */
-  services: string[];
-}
-
 /** Every backend in the kernel with the service ports that use it. */
 export function backendViews(services: readonly LbService[], live: MapState): BackendUse[] {
   const users = new Map<string, string[]>();
@@ -167,17 +123,19 @@ export function backendViews(services: readonly LbService[], live: MapState): Ba
     });
 }
 
-export interface ConnectionView {
-  protocol: string;
-  client: string;
-  frontend: string;
-  backend: string | null;
-  /** internal: from a pod; external: from outside the node. */
-  path: 'internal' | 'external';
-  svcId: number;
-  packets: number;
-  bytes: number;
-  expiresInSeconds: number;
+/** A service's Maglev tables as the kernel holds them: the backend ("ip:port") of every slot, and the shares. */
+export function maglevView(view: ServiceView, live: MapState): MaglevView {
+  const tables = view.ports.map((p) => {
+    const ids = p.svcId === null ? undefined : live.tables.get(p.svcId);
+    const slots = [...(ids ?? [])].map((id) => {
+      const b = live.backends.get(id);
+      return b ? `${b.ip}:${b.port}` : `missing:${id}`;
+    });
+    const shares: Record<string, number> = {};
+    for (const s of slots) shares[s] = (shares[s] ?? 0) + 1 / slots.length;
+    return { key: p.key, size: slots.length, slots, shares };
+  });
+  return { namespace: view.namespace, name: view.name, tables };
 }
 
 /** The connections in conntrack (their client-side legs), optionally of some service ids only, in key order. */

@@ -23,7 +23,7 @@ const SLOTS_PER_BACKEND = 100;
 export function tableSize(n: number, maxSize: number = DEFAULT_MAX_TABLE_SIZE): number {
   const allowed = TABLE_SIZES.filter((m) => m <= maxSize);
   const largest = allowed[allowed.length - 1];
-  if (largest === undefined) throw new RangeError(`no table size is ≤ ${maxSize}`);
+  if (largest === undefined) throw new KbpError(ErrorCode.NoTableSize, `no table size is ≤ ${maxSize}`);
   if (n > largest) throw new KbpError(ErrorCode.MaglevTooManyBackends, `${n} backends need more slots than the largest table (${largest})`);
   return allowed.find((m) => m >= SLOTS_PER_BACKEND * n) ?? largest;
 }

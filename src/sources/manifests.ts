@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, KbpError } from '../errors.js';
 import type { Rejection } from '../model/types.js';
 
 export interface ManifestSnapshot {
@@ -39,7 +39,7 @@ export function readManifests(dir: string): ManifestSnapshot {
       const parsed = parseAllDocuments(text);
       const docs = Array.isArray(parsed) ? parsed : [parsed];
       const broken = docs.find((d) => d.errors.length > 0);
-      if (broken) throw new Error(broken.errors.map((e) => e.message).join('; '));
+      if (broken) throw new KbpError(ErrorCode.InvalidManifest, broken.errors.map((e) => e.message).join('; '));
       // toJS throws too, e.g. on alias bombs; a file is taken whole or not at all.
       snapshot.objects.push(...docs.flatMap((doc) => objectsOf(doc.toJS())));
     } catch (err) {

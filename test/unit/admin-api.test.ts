@@ -1,12 +1,13 @@
 // The admin API's routes against a source made in memory: success, bad input (400), missing token
-// (401), unknown service (404), drift between wanted and live maps, and an OpenAPI document that
-// validates and lists every route.
+// (401), unknown service (404), error replies with catalog codes, drift between wanted and live maps,
+// and an OpenAPI document that validates and lists every route.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer, type AdminSource } from '../../src/api/server.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
+import { ErrorCode, KbpError } from '../../src/errors.js';
 import { CtDir, IPPROTO, STAT_REASONS } from '../../src/dataplane/layout.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
@@ -117,20 +118,24 @@ describe('admin API routes', () => {
       const r = await get(url);
       assert.equal(r.statusCode, 400, url);
       assert.ok(r.json().message, url);
+      assert.equal(r.json().code, ErrorCode.BadRequest, url);
     }
     const body = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: -1 } });
     assert.equal(body.statusCode, 400);
     const big = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ repeat: 1, pad: 'x'.repeat(100_000) }) });
     assert.equal(big.statusCode, 413, 'bodies are bounded');
+    assert.equal(big.json().code, ErrorCode.BodyTooLarge);
   });
 
   test('unknown services are a 404', async () => {
     for (const url of ['/v1/services/shop/nope', '/v1/maglev/shop/nope', '/v1/conntrack?service=shop/nope']) assert.equal((await get(url)).statusCode, 404, url);
+    for (const url of ['/v1/services/shop/nope', '/v1/nothing-here']) assert.equal((await get(url)).json().code, ErrorCode.NotFound, url);
   });
 
   test('acting routes need the bearer token', async () => {
     assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).statusCode, 401);
     assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: 'Bearer wrong' }, payload: { repeat: 10 } })).statusCode, 401);
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).json().code, ErrorCode.Unauthorized);
     const ok = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: 10 } });
     assert.equal(ok.statusCode, 200);
     assert.deepEqual(ok.json(), { repeat: 10, results: { from_pod_not_a_service: 20 } });
@@ -143,6 +148,42 @@ describe('admin API routes', () => {
       assert.equal((await open.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).statusCode, 401);
     } finally {
       await open.close();
+    }
+  });
+
+  test('every error reply has one shape and a code from the catalog', async () => {
+    const failing = await buildAdminServer({
+      ...fakeSource(maps),
+      counters: () => {
+        throw new KbpError(ErrorCode.DatapathNotLoaded, 'datapath not loaded');
+      },
+      benchResults: () => {
+        throw new Error('unexpected');
+      },
+    });
+    const codes = new Set<string>(Object.values(ErrorCode));
+    try {
+      const replies = await Promise.all(['/v1/stats', '/v1/bench', '/v1/nothing-here', '/v1/conntrack?limit=0', '/v1/maglev/shop/nope'].map((url) => failing.inject({ method: 'GET', url })));
+      replies.push(await failing.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 1 } }));
+      for (const r of replies) {
+        const body = r.json();
+        assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], r.body);
+        assert.equal(body.statusCode, r.statusCode);
+        assert.ok(codes.has(body.code), body.code);
+      }
+      assert.deepEqual(
+        replies.map((r) => [r.statusCode, r.json().code]),
+        [
+          [500, ErrorCode.DatapathNotLoaded],
+          [500, ErrorCode.Internal],
+          [404, ErrorCode.NotFound],
+          [400, ErrorCode.BadRequest],
+          [404, ErrorCode.NotFound],
+          [401, ErrorCode.Unauthorized],
+        ],
+      );
+    } finally {
+      await failing.close();
     }
   });
 

@@ -10,7 +10,8 @@ import { repoRoot } from '../../src/native/bpf.js';
 
 /** src/ top-level folders and files, lowest first: each may import only those before it. */
 const LAYERS = [
-  ['errors', 'log', 'exec'],
+  ['errors'],
+  ['log', 'exec'],
   ['model'],
   ['maglev'],
   ['compile'],

@@ -1,0 +1,24 @@
+// Stored benchmark results, and the test-run microbenchmark on the loaded programs (token-guarded).
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { requireToken } from '../auth.js';
+import { ErrorReply } from '../shared.js';
+import type { AdminSource } from '../source.js';
+
+const BenchResults = Type.Record(Type.String(), Type.Unknown(), { description: 'stored benchmark results by name (bench/results/*.json)' });
+
+const DatapathBench = Type.Object({
+  repeat: Type.Integer(),
+  /** ns/packet by case, the kernel's average per repetition. */
+  results: Type.Record(Type.String(), Type.Number()),
+});
+
+const DatapathBenchBody = Type.Object({ repeat: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }) }, { additionalProperties: false });
+
+export const benchRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource; token: string | undefined }> = async (app, { source, token }) => {
+  app.get('/v1/bench', { schema: { summary: 'Stored benchmark results', response: { 200: BenchResults } } }, async () => source.benchResults());
+  app.post(
+    '/v1/bench/datapath',
+    { onRequest: requireToken(token), schema: { summary: 'Run the test-run microbenchmark on the loaded programs now', security: [{ bearer: [] }], body: DatapathBenchBody, response: { 200: DatapathBench, 400: ErrorReply, 401: ErrorReply, 413: ErrorReply } } },
+    async (req) => ({ repeat: req.body.repeat, results: await source.runDatapathBench(req.body.repeat) }),
+  );
+};
