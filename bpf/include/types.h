@@ -123,7 +123,12 @@ struct next_hop {
 	__u8 dmac[6];
 };
 
-/* Per-CPU counters by reason; the names in src/dataplane/layout.ts follow this order. */
+/*
+ * Every outcome of a packet, and the index of its per-CPU counter. Helpers return an int: >= 0 an
+ * outcome (step helpers: 0, go on), < 0 the negation of a STAT_DROP_* reason; each program's one exit
+ * counts it and turns it into the verdict. src/dataplane/layout.ts follows this order; new reasons go
+ * last (a reordering keeps the map's size, so an upgrade would reuse the pin with counts misnamed).
+ */
 enum stat_reason {
 	STAT_PASS = 0,           /* not for a service: untouched */
 	STAT_CT_NEW,             /* new flow load-balanced */
