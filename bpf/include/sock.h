@@ -69,7 +69,11 @@ static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto
 /* A datagram or peer address from a backend the socket was pointed at: show the service instead. */
 static __always_inline int sock_from_backend(struct bpf_sock_addr *ctx)
 {
-	struct sock_key_v4 rkey = { .cookie = bpf_get_socket_cookie(ctx), .backend_ip = ctx->user_ip4, .backend_port = (__be16)ctx->user_port };
+	struct sock_key_v4 rkey = {
+		.cookie = bpf_get_socket_cookie(ctx),
+		.backend_ip = ctx->user_ip4,
+		.backend_port = (__be16)ctx->user_port,
+	};
 	struct revnat_v4 *rn = in_host_netns(ctx) ? bpf_map_lookup_elem(&sock_revnat_v4, &rkey) : NULL;
 
 	if (rn) {
