@@ -85,8 +85,8 @@ static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4
  * seen; NULL when there is none. `snat`: only flows source-NATed to this node (a remote backend's
  * reply), or only those that were not (pod flows never are).
  */
-static __always_inline struct ct_entry_v4 *ct_lookup_reply(const struct flow4 *f, enum ct_dir dir, bool snat,
-							   __u32 len, struct revnat_v4 **rn)
+static __always_inline struct ct_entry_v4 *ct_lookup_reply(const struct flow4 *f, enum ct_dir dir, bool snat, __u32 len,
+							   struct revnat_v4 **rn)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct ct_entry_v4 *ct;

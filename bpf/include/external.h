@@ -95,7 +95,8 @@ static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 
 }
 
 /* A node port for a new flow to a remote backend, free for that backend; 0 when none is. */
-static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr, __u64 now)
+static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr,
+					   __u64 now)
 {
 	__u32 start = flow_hash(f);
 	struct ct_key_v4 key;

@@ -44,8 +44,7 @@ static __always_inline __u32 affinity_pick(const struct svc_val_v4 *svc, __be32 
 	return a->backend_id;
 }
 
-static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32 client, __u32 backend_id,
-					    __u64 now)
+static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32 client, __u32 backend_id, __u64 now)
 {
 	struct affinity_key_v4 key = { .svc_id = svc->svc_id, .client_ip = client };
 	struct affinity_val val = { .last_used_ns = now, .backend_id = backend_id };

@@ -28,9 +28,9 @@ struct flow4 {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 tcp_flags;  /* TCP_F_* below */
-	__u16 l4_off;    /* from the start of the frame */
-	__u16 ip_len;    /* IPv4 total length */
+	__u8 tcp_flags; /* TCP_F_* below */
+	__u16 l4_off;   /* from the start of the frame */
+	__u16 ip_len;   /* IPv4 total length */
 	__u16 ihl_bytes;
 };
 

@@ -180,7 +180,8 @@ Napi::Value CgroupAttach(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>();
   CgroupFd cgroup(env, path);
   int fd = info[1].As<Napi::Object>().Get("fd").As<Napi::Number>().Int32Value();
-  if (bpf_prog_attach(fd, cgroup.fd(), CgroupHook(env, info[2]), 0)) ThrowErrno(env, errno, "bpf_prog_attach", "cgroup " + path);
+  if (bpf_prog_attach(fd, cgroup.fd(), CgroupHook(env, info[2]), 0))
+    ThrowErrno(env, errno, "bpf_prog_attach", "cgroup " + path);
   return env.Undefined();
 }
 
