@@ -8,8 +8,9 @@
  *   kbp_from_world (xdp):        outside traffic to node ports, load-balancer and external IPs.
  *   kbp_to_world   (tc egress):  local backends' replies to it, reverse-NATed.
  * On the node's own sockets (cgroup, see sock.h): kbp_sock_* point host-network clients at backends.
- * Every helper returns an outcome (enum stat_reason, >= 0) or a drop (its negated reason); each kind
- * of program has one exit that counts the reason in the stats map and turns it into the verdict.
+ * Helpers return an int: an outcome of enum stat_reason (>= 0; 0 for a step that succeeded) or a drop
+ * (< 0, the negated reason); parse_flow4* return the L4 protocol as their outcome. Each kind of program
+ * has one exit that counts the reason in the stats map and turns it into the verdict.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
