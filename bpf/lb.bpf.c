@@ -8,7 +8,9 @@
  *   kbp_from_world (xdp):        outside traffic to node ports, load-balancer and external IPs.
  *   kbp_to_world   (tc egress):  local backends' replies to it, reverse-NATed.
  * On the node's own sockets (cgroup, see sock.h): kbp_sock_* point host-network clients at backends.
- * Each program has one exit that records the packet's reason in the stats map.
+ * Helpers return an int: an outcome of enum stat_reason (>= 0; 0 for a step that succeeded) or a drop
+ * (< 0, the negated reason); parse_flow4* return the L4 protocol as their outcome. Each kind of program
+ * has one exit that counts the reason in the stats map and turns it into the verdict.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -30,44 +32,34 @@
 /* Source address for a pod reaching itself through its service (set by the agent at load). */
 const volatile __be32 hairpin_addr = bpf_htonl(0xa9fe2a01); /* 169.254.42.1 */
 
-/* Reasons whose packet goes back out of the interface it came in on. */
-static __always_inline int verdict(struct __sk_buff *skb, int reason)
+/* tc: a hairpin or an answer goes back out of the interface it came in on. */
+static __always_inline int tc_exit(struct __sk_buff *skb, int ret, __u32 len)
 {
-	switch (reason) {
-	case STAT_PASS:
-	case STAT_CT_NEW:
-	case STAT_CT_HIT:
-	case STAT_REVNAT:
-	case STAT_AFFINITY_HIT:
-	case STAT_EXTERNAL_REPLY:
-		return TC_ACT_OK;
-	case STAT_HAIRPIN:
-	case STAT_REJECT_NO_BACKEND:
-		return bpf_redirect(skb->ifindex, 0);
-	default:
+	stats_count(ret, len);
+	if (ret < 0)
 		return TC_ACT_SHOT;
-	}
+	if (ret == STAT_HAIRPIN || ret == STAT_REJECT_NO_BACKEND)
+		return bpf_redirect(skb->ifindex, 0);
+	return TC_ACT_OK;
 }
 
-static __always_inline int finish(struct __sk_buff *skb, int reason, __u32 len)
+/* xdp: `action` is the way out the path chose (XDP_PASS unless it sent the frame elsewhere). */
+static __always_inline int xdp_exit(int ret, int action, __u32 len)
 {
-	stats_count(reason, len);
-	return verdict(skb, reason);
+	stats_count(ret, len);
+	return ret < 0 ? XDP_DROP : action;
 }
 
-/* Parses a tc packet into *f: true for a flow to handle; otherwise the packet is counted and
- * *verdict is what to return for it. */
-static __always_inline bool parse_or_finish(struct __sk_buff *skb, struct flow4 *f, __u32 len, int *verdict)
+/* Socket calls: refused (EPERM) on a drop or a reject. A call that is not for a service is no packet
+ * and is not counted. */
+static __always_inline int sock_exit(int ret)
 {
-	int ret = parse_flow4(skb, f);
-
-	if (ret == PARSE_OK)
-		return true;
-	*verdict = finish(skb, ret < 0 ? -ret : STAT_PASS, len);
-	return false;
+	if (ret != STAT_PASS)
+		stats_count(ret, 0);
+	return ret < 0 || ret == STAT_REJECT_NO_BACKEND ? 0 : 1;
 }
 
-/* A packet from a pod to a service frontend. Returns the stat reason. */
+/* A packet from a pod to a service frontend. */
 static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flow4 *f, const struct svc_val_v4 *svc)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
@@ -75,7 +67,7 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 	struct backend_v4 *be = NULL;
 	struct ct_key_v4 key;
 	__u32 backend_id = 0;
-	int reason = STAT_CT_HIT;
+	int ret = STAT_CT_HIT;
 	bool hairpin;
 	int err;
 
@@ -84,13 +76,11 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 	if (ct)
 		backend_id = ct->backend_id;
 	if (!be) { /* new flow, or its backend is gone: choose (again) */
-		if (!svc->backend_count) {
-			err = f->proto == IPPROTO_TCP ? reject_tcp(skb, f) : reject_udp(skb, f);
-			return err ? -err : STAT_REJECT_NO_BACKEND;
-		}
-		be = backend_for_new_flow(svc, f, now, &backend_id, &reason);
-		if (!be)
-			return reason;
+		if (!svc->backend_count)
+			return reject(skb, f);
+		ret = backend_for_new_flow(svc, f, now, &be, &backend_id);
+		if (ret < 0)
+			return ret;
 		hairpin = be->ip == f->saddr;
 		struct ct_reply_leg reply = {
 			.service_dir = CT_DIR_SERVICE,
@@ -102,7 +92,7 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 
 		err = ct_create(f, svc, be, backend_id, &reply, skb->len, now);
 		if (err)
-			return -err;
+			return err;
 		affinity_record(svc, f->saddr, backend_id, now);
 	}
 
@@ -113,157 +103,127 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 	if (!err && hairpin)
 		err = swap_macs(skb);
 	if (err)
-		return -err;
-	return hairpin ? STAT_HAIRPIN : reason;
+		return err;
+	return hairpin ? STAT_HAIRPIN : ret;
 }
 
-/* Rewrites a reply of a tracked flow so it comes from the service; dst to client for hairpin. */
-static __always_inline int reverse_nat(struct __sk_buff *skb, const struct flow4 *f, struct ct_entry_v4 *ct, __u64 now)
+/* A reply of a tracked pod flow, rewritten to come from the service; dst to the client for hairpin. */
+static __always_inline int reverse_nat(struct __sk_buff *skb, const struct flow4 *f)
 {
-	struct revnat_v4 *rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
+	struct ct_entry_v4 *ct;
+	struct revnat_v4 *rn;
 	int err;
 
-	if (!rn) /* the service is gone: nothing to translate back to */
+	ct = ct_lookup_reply(f, CT_DIR_REPLY, false, skb->len, &rn);
+	if (!ct)
 		return STAT_PASS;
-	ct_refresh(ct, f, skb->len, now, CT_F_SEEN_REPLY);
 	err = nat_rewrite(skb, f, NAT_SRC, rn->vip, rn->port);
 	if (err)
-		return -err;
+		return err;
 	if (!(ct->flags & CT_F_HAIRPIN))
 		return STAT_REVNAT;
 	err = nat_rewrite(skb, f, NAT_DST, ct->client_ip, f->dport);
 	if (!err)
 		err = swap_macs(skb);
-	return err ? -err : STAT_HAIRPIN;
+	return err ? err : STAT_HAIRPIN;
 }
 
-static __always_inline int lookup_reply(struct __sk_buff *skb, const struct flow4 *f)
+/* A pod's packet: a hairpin reply, or to a service. A pod may also use a node port of its own node, a
+ * load-balancer or an external IP: served here, since such packets never reach the node's interface. */
+static __always_inline int from_pod(struct __sk_buff *skb, const struct flow4 *f)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct ct_entry_v4 *ct;
-	struct ct_key_v4 key;
+	struct svc_val_v4 *svc;
 
-	ct_key_from_flow(&key, f, CT_DIR_REPLY);
-	ct = ct_lookup(&key, now);
-	return ct ? reverse_nat(skb, f, ct, now) : STAT_PASS;
+	if (f->daddr == hairpin_addr)
+		return reverse_nat(skb, f);
+	svc = svc_lookup(f, SVC_SCOPE_INTERNAL);
+	if (!svc)
+		svc = svc_lookup(f, SVC_SCOPE_EXTERNAL);
+	return svc ? lb_to_service(skb, f, svc) : STAT_PASS;
+}
+
+enum tc_path {
+	TC_FROM_POD,
+	TC_TO_POD,
+	TC_TO_WORLD,
+};
+
+/* Every tc program: parse, handle a flow by `path` (a constant: the other branches fold away), exit. */
+static __always_inline int tc_run(struct __sk_buff *skb, enum tc_path path)
+{
+	__u32 len = skb->len;
+	struct flow4 f;
+	int ret = parse_flow4(skb, &f);
+
+	if (ret <= 0)
+		return tc_exit(skb, ret, len);
+	if (path == TC_FROM_POD)
+		ret = from_pod(skb, &f);
+	else if (path == TC_TO_POD)
+		ret = reverse_nat(skb, &f);
+	else
+		ret = external_local_reply(skb, &f);
+	return tc_exit(skb, ret, len);
 }
 
 SEC("tc")
 int kbp_from_pod(struct __sk_buff *skb)
 {
-	__u32 len = skb->len;
-	struct svc_key_v4 key = {};
-	struct svc_val_v4 *svc;
-	struct flow4 f;
-	int verdict;
-
-	if (!parse_or_finish(skb, &f, len, &verdict))
-		return verdict;
-	if (f.daddr == hairpin_addr)
-		return finish(skb, lookup_reply(skb, &f), len);
-
-	key.vip = f.daddr;
-	key.port = f.dport;
-	key.proto = f.proto;
-	key.scope = SVC_SCOPE_INTERNAL;
-	svc = bpf_map_lookup_elem(&svc_v4, &key);
-	if (!svc) {
-		/* A pod may also use a node port of its own node, a load-balancer or an external IP:
-		 * served here, since such packets never reach the node's interface. */
-		key.scope = SVC_SCOPE_EXTERNAL;
-		svc = bpf_map_lookup_elem(&svc_v4, &key);
-	}
-	if (!svc)
-		return finish(skb, STAT_PASS, len);
-	return finish(skb, lb_to_service(skb, &f, svc), len);
+	return tc_run(skb, TC_FROM_POD);
 }
 
 SEC("tc")
 int kbp_to_pod(struct __sk_buff *skb)
 {
-	__u32 len = skb->len;
-	struct flow4 f;
-	int verdict;
+	return tc_run(skb, TC_TO_POD);
+}
 
-	if (!parse_or_finish(skb, &f, len, &verdict))
-		return verdict;
-	return finish(skb, lookup_reply(skb, &f), len);
+SEC("tc")
+int kbp_to_world(struct __sk_buff *skb)
+{
+	return tc_run(skb, TC_TO_WORLD);
 }
 
 SEC("xdp")
 int kbp_from_world(struct xdp_md *ctx)
 {
 	__u32 len = ctx->data_end - ctx->data;
-	struct svc_key_v4 key = {};
 	struct svc_val_v4 *svc;
 	int action = XDP_PASS;
 	struct flow4 f;
-	int reason = parse_flow4_xdp(ctx, &f);
+	int ret = parse_flow4_xdp(ctx, &f);
 
-	if (reason == PARSE_OK) {
-		key.vip = f.daddr;
-		key.port = f.dport;
-		key.proto = f.proto;
-		key.scope = SVC_SCOPE_EXTERNAL;
-		svc = bpf_map_lookup_elem(&svc_v4, &key);
-		reason = svc ? external_to_service(ctx, &f, svc, &action) : external_reply(ctx, &f, &action);
-	} else {
-		reason = reason == PARSE_NOT_FLOW ? STAT_PASS : -reason;
+	if (ret > 0) {
+		svc = svc_lookup(&f, SVC_SCOPE_EXTERNAL);
+		ret = svc ? external_to_service(ctx, &f, svc, &action) : external_reply(ctx, &f, &action);
 	}
-	if (reason < 0)
-		reason = -reason;
-	stats_count(reason, len);
-	switch (reason) {
-	case STAT_PASS:
-	case STAT_CT_NEW:
-	case STAT_CT_HIT:
-	case STAT_AFFINITY_HIT:
-	case STAT_EXTERNAL_LOCAL:
-	case STAT_EXTERNAL_REMOTE:
-	case STAT_EXTERNAL_REPLY:
-	case STAT_REJECT_NO_BACKEND:
-		return action;
-	default:
-		return XDP_DROP;
-	}
-}
-
-SEC("tc")
-int kbp_to_world(struct __sk_buff *skb)
-{
-	__u32 len = skb->len;
-	struct flow4 f;
-	int verdict;
-
-	if (!parse_or_finish(skb, &f, len, &verdict))
-		return verdict;
-	return finish(skb, external_local_reply(skb, &f), len);
+	return xdp_exit(ret, action, len);
 }
 
 SEC("cgroup/connect4")
 int kbp_sock_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
-		return 1;
-	return sock_to_service(ctx, ctx->protocol);
+		return sock_exit(STAT_PASS);
+	return sock_exit(sock_to_service(ctx, ctx->protocol));
 }
 
 SEC("cgroup/sendmsg4")
 int kbp_sock_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_to_service(ctx, IPPROTO_UDP);
+	return sock_exit(sock_to_service(ctx, IPPROTO_UDP));
 }
 
 SEC("cgroup/recvmsg4")
 int kbp_sock_recvmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_from_backend(ctx);
+	return sock_exit(sock_from_backend(ctx));
 }
 
 SEC("cgroup/getpeername4")
 int kbp_sock_getpeername(struct bpf_sock_addr *ctx)
 {
-	return sock_from_backend(ctx);
+	return sock_exit(sock_from_backend(ctx));
 }
 
 char LICENSE[] SEC("license") = "GPL";

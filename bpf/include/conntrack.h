@@ -2,6 +2,7 @@
 #ifndef KBP_CONNTRACK_H
 #define KBP_CONNTRACK_H
 
+#include <stdbool.h>
 #include "maps.h"
 #include "parse.h"
 
@@ -76,6 +77,29 @@ static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4
 	*be = bpf_map_lookup_elem(&backends_v4, &ct->backend_id);
 	if (*be)
 		ct_refresh(ct, f, len, now, 0);
+	return ct;
+}
+
+/*
+ * The live reply leg a reply packet belongs to and the frontend it must come from (*rn), refreshed as
+ * seen; NULL when there is none. `snat`: only flows source-NATed to this node (a remote backend's
+ * reply), or only those that were not (pod flows never are).
+ */
+static __always_inline struct ct_entry_v4 *ct_lookup_reply(const struct flow4 *f, enum ct_dir dir, bool snat, __u32 len,
+							   struct revnat_v4 **rn)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct ct_entry_v4 *ct;
+	struct ct_key_v4 key;
+
+	ct_key_from_flow(&key, f, dir);
+	ct = ct_lookup(&key, now);
+	if (!ct || (ct->nat_port != 0) != snat)
+		return NULL;
+	*rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
+	if (!*rn) /* the service is gone: nothing to translate back to */
+		return NULL;
+	ct_refresh(ct, f, len, now, CT_F_SEEN_REPLY);
 	return ct;
 }
 

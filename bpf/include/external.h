@@ -49,10 +49,11 @@ static __always_inline bool source_allowed(const struct svc_val_v4 *svc, __be32 
 
 /*
  * Sends a rewritten frame toward (saddr -> daddr): the FIB (or its recent answer) gives the next
- * hop's and our MACs. A next hop without a neighbour entry yet goes through the stack, which
- * resolves it. Returns the XDP action, or -STAT_DROP_NO_ROUTE.
+ * hop's and our MACs, *action the way out (XDP_TX or a redirect). A next hop without a neighbour
+ * entry yet goes through the stack (XDP_PASS), which resolves it. Returns 0 or a drop.
  */
-static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u8 proto, __u16 ip_len)
+static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u8 proto, __u16 ip_len,
+				       int *action)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct next_hop *hop = bpf_map_lookup_elem(&next_hop_v4, &daddr);
@@ -72,8 +73,10 @@ static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 
 		};
 		int rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
 
-		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-			return XDP_PASS;
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+			*action = XDP_PASS;
+			return 0;
+		}
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 			return -STAT_DROP_NO_ROUTE;
 		fresh.expires_ns = now + NEXT_HOP_TTL_NS;
@@ -87,11 +90,13 @@ static __always_inline int fib_forward(struct xdp_md *ctx, __be32 saddr, __be32 
 		return -STAT_DROP_REWRITE;
 	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
-	return hop->ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(hop->ifindex, 0);
+	*action = hop->ifindex == ctx->ingress_ifindex ? XDP_TX : (int)bpf_redirect(hop->ifindex, 0);
+	return 0;
 }
 
 /* A node port for a new flow to a remote backend, free for that backend; 0 when none is. */
-static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr, __u64 now)
+static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct backend_v4 *be, __be32 snat_addr,
+					   __u64 now)
 {
 	__u32 start = flow_hash(f);
 	struct ct_key_v4 key;
@@ -106,7 +111,8 @@ static __always_inline __be16 nat_port_for(const struct flow4 *f, const struct b
 	return 0;
 }
 
-/* A packet from outside to an external frontend. Returns the stat reason; *action the XDP verdict. */
+/* A packet from outside to an external frontend. Returns its outcome or a drop; *action stays
+ * XDP_PASS unless the frame is sent back out (an answer, a remote backend). */
 static __always_inline int external_to_service(struct xdp_md *ctx, const struct flow4 *f, const struct svc_val_v4 *svc,
 					       int *action)
 {
@@ -118,12 +124,10 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 	struct ct_key_v4 key;
 	__u32 backend_id = 0;
 	__be16 nat_port = 0;
-	int reason = STAT_CT_HIT;
-	int err;
+	int ret;
 
-	*action = XDP_PASS;
 	if (!source_allowed(svc, f->saddr))
-		return STAT_DROP_SOURCE_RANGE;
+		return -STAT_DROP_SOURCE_RANGE;
 	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL);
 	ct = ct_lookup_flow(&key, f, len, now, &be);
 	if (ct && be) {
@@ -134,20 +138,16 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 			/* Local policy: this node has no endpoint, others may (the load balancer's health
 			 * check steers away). Otherwise there is none: refused, as kube-proxy does. */
 			if (svc->flags & SVC_F_LOCAL_ONLY)
-				return STAT_DROP_NO_LOCAL_BACKEND;
-			err = f->proto == IPPROTO_TCP ? reject_tcp_xdp(ctx, f) : reject_udp_xdp(ctx, f);
-			if (err)
-				return -err;
-			*action = XDP_TX;
-			return STAT_REJECT_NO_BACKEND;
+				return -STAT_DROP_NO_LOCAL_BACKEND;
+			return reject_xdp(ctx, f, action);
 		}
-		be = backend_for_new_flow(svc, f, now, &backend_id, &reason);
-		if (!be)
-			return reason;
+		ret = backend_for_new_flow(svc, f, now, &be, &backend_id);
+		if (ret < 0)
+			return ret;
 		if (!(be->flags & BACKEND_F_LOCAL)) {
 			nat_port = nat_port_for(f, be, snat_addr, now);
 			if (!nat_port)
-				return STAT_DROP_NAT_PORTS;
+				return -STAT_DROP_NAT_PORTS;
 		}
 		struct ct_reply_leg reply = {
 			.service_dir = CT_DIR_EXTERNAL,
@@ -157,79 +157,53 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 			.nat_port = nat_port,
 		};
 
-		err = ct_create(f, svc, be, backend_id, &reply, len, now);
-		if (err)
-			return -err;
+		ret = ct_create(f, svc, be, backend_id, &reply, len, now);
+		if (ret)
+			return ret;
 		affinity_record(svc, f->saddr, backend_id, now);
 	}
 
-	err = nat_rewrite_xdp(ctx, f, NAT_DST, be->ip, be->port);
-	if (err)
-		return -err;
+	ret = nat_rewrite_xdp(ctx, f, NAT_DST, be->ip, be->port);
+	if (ret)
+		return ret;
 	if (!nat_port)
 		return STAT_EXTERNAL_LOCAL;
-	err = nat_rewrite_xdp(ctx, f, NAT_SRC, snat_addr, nat_port);
-	if (err)
-		return -err;
-	err = fib_forward(ctx, snat_addr, be->ip, f->proto, f->ip_len);
-	if (err < 0)
-		return -err;
-	*action = err;
-	return STAT_EXTERNAL_REMOTE;
+	ret = nat_rewrite_xdp(ctx, f, NAT_SRC, snat_addr, nat_port);
+	if (!ret)
+		ret = fib_forward(ctx, snat_addr, be->ip, f->proto, f->ip_len, action);
+	return ret ? ret : STAT_EXTERNAL_REMOTE;
 }
 
 /* A remote backend's reply to a flow this node source-NATed: back to the client, from the frontend. */
 static __always_inline int external_reply(struct xdp_md *ctx, const struct flow4 *f, int *action)
 {
-	__u32 len = ctx->data_end - ctx->data;
-	__u64 now = bpf_ktime_get_coarse_ns();
 	struct ct_entry_v4 *ct;
 	struct revnat_v4 *rn;
-	struct ct_key_v4 key;
 	int err;
 
-	*action = XDP_PASS;
 	if (bpf_ntohs(f->dport) < NAT_PORT_MIN) /* not one of ours: no lookup for the node's own traffic */
 		return STAT_PASS;
-	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL_REPLY);
-	ct = ct_lookup(&key, now);
-	if (!ct || !ct->nat_port)
+	ct = ct_lookup_reply(f, CT_DIR_EXTERNAL_REPLY, true, ctx->data_end - ctx->data, &rn);
+	if (!ct)
 		return STAT_PASS;
-	rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
-	if (!rn)
-		return STAT_PASS;
-	ct_refresh(ct, f, len, now, CT_F_SEEN_REPLY);
 	err = nat_rewrite_xdp(ctx, f, NAT_SRC, rn->vip, rn->port);
 	if (!err)
 		err = nat_rewrite_xdp(ctx, f, NAT_DST, ct->client_ip, ct->client_port);
-	if (err)
-		return -err;
-	err = fib_forward(ctx, rn->vip, ct->client_ip, f->proto, f->ip_len);
-	if (err < 0)
-		return -err;
-	*action = err;
-	return STAT_EXTERNAL_REPLY;
+	if (!err)
+		err = fib_forward(ctx, rn->vip, ct->client_ip, f->proto, f->ip_len, action);
+	return err ? err : STAT_EXTERNAL_REPLY;
 }
 
 /* A local backend's reply leaving the node (tc egress): it must come from the frontend. */
 static __always_inline int external_local_reply(struct __sk_buff *skb, const struct flow4 *f)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct ct_entry_v4 *ct;
 	struct revnat_v4 *rn;
-	struct ct_key_v4 key;
 	int err;
 
-	ct_key_from_flow(&key, f, CT_DIR_EXTERNAL_REPLY);
-	ct = ct_lookup(&key, now);
-	if (!ct || ct->nat_port)
+	if (!ct_lookup_reply(f, CT_DIR_EXTERNAL_REPLY, false, skb->len, &rn))
 		return STAT_PASS;
-	rn = bpf_map_lookup_elem(&revnat_v4, &ct->revnat_id);
-	if (!rn)
-		return STAT_PASS;
-	ct_refresh(ct, f, skb->len, now, CT_F_SEEN_REPLY);
 	err = nat_rewrite(skb, f, NAT_SRC, rn->vip, rn->port);
-	return err ? -err : STAT_EXTERNAL_REPLY;
+	return err ? err : STAT_EXTERNAL_REPLY;
 }
 
 #endif

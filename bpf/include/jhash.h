@@ -16,6 +16,8 @@ static __always_inline __u32 jhash_3words(__u32 a, __u32 b, __u32 c, __u32 initv
 	a += JHASH_INITVAL + initval;
 	b += JHASH_INITVAL + initval;
 	c += JHASH_INITVAL + initval;
+	/* One mixing step a line, as lookup3 writes it. */
+	/* clang-format off */
 	c ^= b; c -= rol32(b, 14);
 	a ^= c; a -= rol32(c, 11);
 	b ^= a; b -= rol32(a, 25);
@@ -23,6 +25,7 @@ static __always_inline __u32 jhash_3words(__u32 a, __u32 b, __u32 c, __u32 initv
 	a ^= c; a -= rol32(c, 4);
 	b ^= a; b -= rol32(a, 14);
 	c ^= b; c -= rol32(b, 24);
+	/* clang-format on */
 	return c;
 }
 

@@ -1,4 +1,4 @@
-/* Backend selection for a new flow: session affinity first, then the service's Maglev table. */
+/* Frontend lookup and backend selection for a new flow: session affinity first, then the service's Maglev table. */
 #ifndef KBP_MAGLEV_H
 #define KBP_MAGLEV_H
 
@@ -44,8 +44,7 @@ static __always_inline __u32 affinity_pick(const struct svc_val_v4 *svc, __be32 
 	return a->backend_id;
 }
 
-static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32 client, __u32 backend_id,
-					    __u64 now)
+static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32 client, __u32 backend_id, __u64 now)
 {
 	struct affinity_key_v4 key = { .svc_id = svc->svc_id, .client_ip = client };
 	struct affinity_val val = { .last_used_ns = now, .backend_id = backend_id };
@@ -54,35 +53,36 @@ static __always_inline void affinity_record(const struct svc_val_v4 *svc, __be32
 		bpf_map_update_elem(&affinity_v4, &key, &val, BPF_ANY);
 }
 
-/* The backend for a new flow: the client's affine one when still usable, else the Maglev slot's.
- * Sets *reason to the stat of the choice, or of the failure when it returns NULL. */
-static __always_inline struct backend_v4 *backend_for_new_flow(const struct svc_val_v4 *svc, const struct flow4 *f,
-							       __u64 now, __u32 *backend_id, int *reason)
+/* The frontend a flow is addressed to in this scope, or NULL. */
+static __always_inline struct svc_val_v4 *svc_lookup(const struct flow4 *f, enum svc_scope scope)
 {
-	struct backend_v4 *be;
-	__u32 id = affinity_pick(svc, f->saddr, now);
+	struct svc_key_v4 key = { .vip = f->daddr, .port = f->dport, .proto = f->proto, .scope = scope };
 
-	if (id) {
-		be = bpf_map_lookup_elem(&backends_v4, &id);
-		if (be && !(be->flags & BACKEND_F_TERMINATING)) {
-			*backend_id = id;
-			*reason = STAT_AFFINITY_HIT;
-			return be;
-		}
+	return bpf_map_lookup_elem(&svc_v4, &key);
+}
+
+/* The backend for a new flow: the client's affine one when still usable, else the Maglev slot's.
+ * Returns STAT_AFFINITY_HIT or STAT_CT_NEW with *be and *backend_id set, or a drop. */
+static __always_inline int backend_for_new_flow(const struct svc_val_v4 *svc, const struct flow4 *f, __u64 now,
+						struct backend_v4 **be, __u32 *backend_id)
+{
+	__u32 id = affinity_pick(svc, f->saddr, now);
+	struct backend_v4 *b;
+	int ret = STAT_AFFINITY_HIT;
+
+	b = id ? bpf_map_lookup_elem(&backends_v4, &id) : NULL;
+	if (!b || (b->flags & BACKEND_F_TERMINATING)) {
+		ret = STAT_CT_NEW;
+		id = maglev_pick(svc, flow_hash(f));
+		if (!id)
+			return -STAT_DROP_NO_SLOT;
+		b = bpf_map_lookup_elem(&backends_v4, &id);
+		if (!b)
+			return -STAT_DROP_NO_BACKEND_ENTRY;
 	}
-	id = maglev_pick(svc, flow_hash(f));
-	if (!id) {
-		*reason = STAT_DROP_NO_SLOT;
-		return NULL;
-	}
-	be = bpf_map_lookup_elem(&backends_v4, &id);
-	if (!be) {
-		*reason = STAT_DROP_NO_BACKEND_ENTRY;
-		return NULL;
-	}
+	*be = b;
 	*backend_id = id;
-	*reason = STAT_CT_NEW;
-	return be;
+	return ret;
 }
 
 #endif

@@ -43,8 +43,8 @@ static __always_inline void nat_write(struct iphdr *ip, __be16 *ports, enum nat_
  * checksum or a CHECKSUM_PARTIAL seed (where only the pseudo header counts); the IPv4 header checksum
  * is updated here, and the fields are written in place.
  */
-static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4 *f, enum nat_side side,
-				       __be32 addr, __be16 port)
+static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4 *f, enum nat_side side, __be32 addr,
+				       __be16 port)
 {
 	__be32 old_addr = side == NAT_SRC ? f->saddr : f->daddr;
 	__be16 old_port = side == NAT_SRC ? f->sport : f->dport;
@@ -66,7 +66,8 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
 	if (csum_off && old_addr != addr &&
 	    bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled0 | sizeof(addr)) < 0)
 		return -STAT_DROP_REWRITE;
-	if (csum_off && old_port != port && bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled0 | sizeof(port)) < 0)
+	if (csum_off && old_port != port &&
+	    bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled0 | sizeof(port)) < 0)
 		return -STAT_DROP_REWRITE;
 
 	ip = nat_headers((void *)(long)skb->data, (void *)(long)skb->data_end, f, &ports);
@@ -80,8 +81,8 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct flow4
  * The same rewrite on an XDP frame, by direct access. A frame at XDP carries its full L4 checksum
  * (there is no CHECKSUM_PARTIAL before the stack), so both checksums are updated incrementally here.
  */
-static __always_inline int nat_rewrite_xdp(struct xdp_md *ctx, const struct flow4 *f, enum nat_side side,
-					   __be32 addr, __be16 port)
+static __always_inline int nat_rewrite_xdp(struct xdp_md *ctx, const struct flow4 *f, enum nat_side side, __be32 addr,
+					   __be16 port)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;

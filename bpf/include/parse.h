@@ -28,9 +28,9 @@ struct flow4 {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 tcp_flags;  /* TCP_F_* below */
-	__u16 l4_off;    /* from the start of the frame */
-	__u16 ip_len;    /* IPv4 total length */
+	__u8 tcp_flags; /* TCP_F_* below */
+	__u16 l4_off;   /* from the start of the frame */
+	__u16 ip_len;   /* IPv4 total length */
 	__u16 ihl_bytes;
 };
 
@@ -38,11 +38,6 @@ struct flow4 {
 #define TCP_F_SYN 0x02
 #define TCP_F_RST 0x04
 #define TCP_F_ACK 0x10
-
-enum parse_result {
-	PARSE_OK = 0,
-	PARSE_NOT_FLOW = 1, /* not IPv4 TCP/UDP, or a non-first fragment: nothing for us */
-};
 
 /* Makes sure the headers sit in the linear part of the skb, where direct access can reach them. */
 static __always_inline void pull_headers(struct __sk_buff *skb)
@@ -54,8 +49,9 @@ static __always_inline void pull_headers(struct __sk_buff *skb)
 }
 
 /*
- * Parses the frame in [data, data_end) of `pkt_len` bytes in all. Returns PARSE_OK with *f filled,
- * PARSE_NOT_FLOW, or -STAT_DROP_MALFORMED for a broken IPv4 packet. Shared by tc and xdp.
+ * Parses the frame in [data, data_end) of `pkt_len` bytes in all. Returns the L4 protocol (> 0) with
+ * *f filled; STAT_PASS (0) when it is nothing for us (not IPv4 TCP/UDP, or a non-first fragment); or
+ * -STAT_DROP_MALFORMED for a broken IPv4 packet. Shared by tc and xdp.
  */
 static __always_inline int parse_flow4_data(void *data, void *data_end, __u32 pkt_len, struct flow4 *f)
 {
@@ -64,9 +60,9 @@ static __always_inline int parse_flow4_data(void *data, void *data_end, __u32 pk
 	__u32 ihl;
 
 	if ((void *)(eth + 1) > data_end)
-		return PARSE_NOT_FLOW;
+		return STAT_PASS;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return PARSE_NOT_FLOW;
+		return STAT_PASS;
 
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
@@ -76,9 +72,9 @@ static __always_inline int parse_flow4_data(void *data, void *data_end, __u32 pk
 	    ETH_HLEN + (__u32)bpf_ntohs(ip->tot_len) > pkt_len)
 		return -STAT_DROP_MALFORMED;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
-		return PARSE_NOT_FLOW;
+		return STAT_PASS;
 	if (ip->frag_off & bpf_htons(IP_OFFSET_MASK))
-		return PARSE_NOT_FLOW;
+		return STAT_PASS;
 
 	f->saddr = ip->saddr;
 	f->daddr = ip->daddr;
@@ -104,7 +100,7 @@ static __always_inline int parse_flow4_data(void *data, void *data_end, __u32 pk
 		f->sport = udp->source;
 		f->dport = udp->dest;
 	}
-	return PARSE_OK;
+	return f->proto;
 }
 
 static __always_inline int parse_flow4(struct __sk_buff *skb, struct flow4 *f)

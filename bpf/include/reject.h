@@ -1,6 +1,7 @@
 /*
  * Refusing a flow to a service without endpoints, as kube-proxy does: the packet is turned into a
  * TCP RST or an ICMP port unreachable in place and sent back out of the interface it came from.
+ * reject() and reject_xdp() return STAT_REJECT_NO_BACKEND or a drop (a RST is never answered).
  */
 #ifndef KBP_REJECT_H
 #define KBP_REJECT_H
@@ -41,7 +42,7 @@ static __always_inline void answer_ip_header(struct iphdr *ip, const struct flow
 	ip->check = csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
 }
 
-/* The RST that answers TCP segment `in`. Returns 0, or a negative stat reason. */
+/* The RST that answers TCP segment `in`. Returns 0 or a drop. */
 static __always_inline int rst_for(const struct flow4 *f, const struct tcphdr *in, struct tcphdr *rst)
 {
 	__u32 payload;
@@ -106,7 +107,7 @@ static __always_inline int write_answer(struct __sk_buff *skb, const struct flow
 	return 0;
 }
 
-/* Rewrites a TCP segment into the RST that answers it. Returns 0, or a negative stat reason. */
+/* Rewrites a TCP segment into the RST that answers it. Returns 0 or a drop. */
 static __always_inline int reject_tcp(struct __sk_buff *skb, const struct flow4 *f)
 {
 	struct tcphdr in, rst;
@@ -128,6 +129,14 @@ static __always_inline int reject_udp(struct __sk_buff *skb, const struct flow4 
 		return -STAT_DROP_MALFORMED;
 	err = unreach_for(f, &body);
 	return err ? err : write_answer(skb, f, IPPROTO_ICMP, &body, sizeof(body));
+}
+
+/* The answer to a flow at tc; the exit sends it back out (bpf_redirect to the interface it came from). */
+static __always_inline int reject(struct __sk_buff *skb, const struct flow4 *f)
+{
+	int err = f->proto == IPPROTO_TCP ? reject_tcp(skb, f) : reject_udp(skb, f);
+
+	return err ? err : STAT_REJECT_NO_BACKEND;
 }
 
 /*
@@ -187,6 +196,17 @@ static __always_inline int reject_udp_xdp(struct xdp_md *ctx, const struct flow4
 	__builtin_memcpy(body.quote, data + IP_OFF, sizeof(body.quote));
 	err = unreach_for(f, &body);
 	return err ? err : write_answer_xdp(ctx, f, IPPROTO_ICMP, &body, sizeof(body));
+}
+
+/* The answer to a flow at XDP, sent back with XDP_TX. */
+static __always_inline int reject_xdp(struct xdp_md *ctx, const struct flow4 *f, int *action)
+{
+	int err = f->proto == IPPROTO_TCP ? reject_tcp_xdp(ctx, f) : reject_udp_xdp(ctx, f);
+
+	if (err)
+		return err;
+	*action = XDP_TX;
+	return STAT_REJECT_NO_BACKEND;
 }
 
 #endif

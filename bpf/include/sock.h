@@ -12,7 +12,6 @@
 #include <bpf/bpf_endian.h>
 #include "maps.h"
 #include "maglev.h"
-#include "stats.h"
 
 /* The node's own network namespace (set by the agent at load): sockets of other namespaces (pods,
  * whose cgroups descend from the node's) are left to the tc path. 0 means every namespace. */
@@ -23,66 +22,65 @@ static __always_inline bool in_host_netns(struct bpf_sock_addr *ctx)
 	return !host_netns_cookie || bpf_get_netns_cookie(ctx) == host_netns_cookie;
 }
 
-/* The socket's destination is a service: point it at a backend. Returns 1 to allow, 0 to refuse. */
+/* The socket's destination is a service: point it at a backend. Returns STAT_SOCK_TRANSLATED, STAT_PASS
+ * (not a service), STAT_REJECT_NO_BACKEND or a drop; the exit refuses the last two. */
 static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto)
 {
-	struct svc_key_v4 key = { .vip = ctx->user_ip4, .port = (__be16)ctx->user_port, .proto = proto, .scope = SVC_SCOPE_INTERNAL };
 	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u64 now = bpf_ktime_get_coarse_ns();
+	/* No 5-tuple yet at connect(): the socket's cookie stands in for it, one backend per socket.
+	 * Host clients share the node's address, which is also their affinity key. */
+	struct flow4 f = {
+		.saddr = 0,
+		.daddr = ctx->user_ip4,
+		.sport = (__be16)cookie,
+		.dport = (__be16)ctx->user_port,
+		.proto = proto,
+	};
 	struct sock_key_v4 rkey = {};
 	struct revnat_v4 rn = {};
 	struct backend_v4 *be;
 	struct svc_val_v4 *svc;
-	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 backend_id = 0;
-	struct flow4 f = {};
-	int reason;
+	int ret;
 
 	if (!in_host_netns(ctx))
-		return 1;
-	svc = bpf_map_lookup_elem(&svc_v4, &key);
+		return STAT_PASS;
+	svc = svc_lookup(&f, SVC_SCOPE_INTERNAL);
 	if (!svc)
-		return 1;
-	if (!svc->backend_count) {
-		/* Refused at once (EPERM), as a rejected connection would be. */
-		stats_count(STAT_REJECT_NO_BACKEND, 0);
-		return 0;
-	}
-	/* No 5-tuple yet at connect(): the socket's cookie stands in for it, one backend per socket.
-	 * Host clients share the node's address, which is also their affinity key. */
-	f.saddr = 0;
-	f.daddr = key.vip;
-	f.sport = (__be16)cookie;
-	f.dport = key.port;
-	f.proto = proto;
-	be = backend_for_new_flow(svc, &f, now, &backend_id, &reason);
-	if (!be) {
-		stats_count(reason, 0);
-		return 0;
-	}
+		return STAT_PASS;
+	if (!svc->backend_count) /* refused at once (EPERM), as a rejected connection would be */
+		return STAT_REJECT_NO_BACKEND;
+	ret = backend_for_new_flow(svc, &f, now, &be, &backend_id);
+	if (ret < 0)
+		return ret;
 	affinity_record(svc, 0, backend_id, now);
 	rkey.cookie = cookie;
 	rkey.backend_ip = be->ip;
 	rkey.backend_port = be->port;
-	rn.vip = key.vip;
-	rn.port = key.port;
+	rn.vip = f.daddr;
+	rn.port = f.dport;
 	bpf_map_update_elem(&sock_revnat_v4, &rkey, &rn, BPF_ANY);
 	ctx->user_ip4 = be->ip;
 	ctx->user_port = be->port;
-	stats_count(STAT_SOCK_TRANSLATED, 0);
-	return 1;
+	return STAT_SOCK_TRANSLATED;
 }
 
 /* A datagram or peer address from a backend the socket was pointed at: show the service instead. */
 static __always_inline int sock_from_backend(struct bpf_sock_addr *ctx)
 {
-	struct sock_key_v4 rkey = { .cookie = bpf_get_socket_cookie(ctx), .backend_ip = ctx->user_ip4, .backend_port = (__be16)ctx->user_port };
+	struct sock_key_v4 rkey = {
+		.cookie = bpf_get_socket_cookie(ctx),
+		.backend_ip = ctx->user_ip4,
+		.backend_port = (__be16)ctx->user_port,
+	};
 	struct revnat_v4 *rn = in_host_netns(ctx) ? bpf_map_lookup_elem(&sock_revnat_v4, &rkey) : NULL;
 
 	if (rn) {
 		ctx->user_ip4 = rn->vip;
 		ctx->user_port = rn->port;
 	}
-	return 1;
+	return STAT_PASS;
 }
 
 #endif

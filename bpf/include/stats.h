@@ -4,8 +4,10 @@
 
 #include "maps.h"
 
-static __always_inline void stats_count(__u32 reason, __u32 len)
+/* Counts an outcome (ret >= 0) or a drop (ret < 0) under its reason. */
+static __always_inline void stats_count(int ret, __u32 len)
 {
+	__u32 reason = ret < 0 ? -ret : ret;
 	struct stat_val *v = bpf_map_lookup_elem(&stats, &reason);
 
 	if (v) {

@@ -46,9 +46,9 @@ struct svc_key_v4 {
 struct svc_val_v4 {
 	__u32 svc_id;
 	__u32 revnat_id;
-	__u32 lb_size;       /* M: slots in this service's Maglev table (0 when no backend may take new flows) */
-	__u16 backend_count; /* backends in the table; 0 means reject */
-	__u16 flags;         /* enum svc_flags */
+	__u32 lb_size;          /* M: slots in this service's Maglev table (0 when no backend may take new flows) */
+	__u16 backend_count;    /* backends in the table; 0 means reject */
+	__u16 flags;            /* enum svc_flags */
 	__u32 affinity_timeout; /* seconds */
 };
 
@@ -123,29 +123,34 @@ struct next_hop {
 	__u8 dmac[6];
 };
 
-/* Per-CPU counters by reason; the names in src/dataplane/layout.ts follow this order. */
+/*
+ * Every outcome of a packet, and the index of its per-CPU counter. Helpers return an int: >= 0 an
+ * outcome (step helpers: 0, go on), < 0 the negation of a STAT_DROP_* reason; each program's one exit
+ * counts it and turns it into the verdict. src/dataplane/layout.ts follows this order; new reasons go
+ * last (a reordering keeps the map's size, so an upgrade would reuse the pin with counts misnamed).
+ */
 enum stat_reason {
-	STAT_PASS = 0,           /* not for a service: untouched */
-	STAT_CT_NEW,             /* new flow load-balanced */
-	STAT_CT_HIT,             /* established flow kept on its backend */
-	STAT_REVNAT,             /* reply translated back to the service address */
-	STAT_HAIRPIN,            /* flow from a pod to itself through its service */
-	STAT_AFFINITY_HIT,       /* new flow sent to the client's affine backend */
-	STAT_REJECT_NO_BACKEND,  /* no endpoint: answered with TCP RST / ICMP port unreachable */
-	STAT_DROP_NO_BACKEND,    /* no endpoint, and the packet cannot be answered (a RST, IP options) */
-	STAT_DROP_MALFORMED,     /* truncated or invalid headers */
-	STAT_DROP_NO_SLOT,       /* Maglev table missing or slot empty */
+	STAT_PASS = 0,              /* not for a service: untouched */
+	STAT_CT_NEW,                /* new flow load-balanced */
+	STAT_CT_HIT,                /* established flow kept on its backend */
+	STAT_REVNAT,                /* reply translated back to the service address */
+	STAT_HAIRPIN,               /* flow from a pod to itself through its service */
+	STAT_AFFINITY_HIT,          /* new flow sent to the client's affine backend */
+	STAT_REJECT_NO_BACKEND,     /* no endpoint: answered with TCP RST / ICMP port unreachable */
+	STAT_DROP_NO_BACKEND,       /* no endpoint, and the packet cannot be answered (a RST, IP options) */
+	STAT_DROP_MALFORMED,        /* truncated or invalid headers */
+	STAT_DROP_NO_SLOT,          /* Maglev table missing or slot empty */
 	STAT_DROP_NO_BACKEND_ENTRY, /* slot names a backend id that is not in backends_v4 */
-	STAT_DROP_CT_FULL,       /* conntrack entry could not be created */
-	STAT_DROP_REWRITE,       /* a packet rewrite helper failed */
-	STAT_EXTERNAL_LOCAL,     /* outside traffic DNATed to a backend on this node */
-	STAT_EXTERNAL_REMOTE,    /* outside traffic source- and destination-NATed to another node's backend */
-	STAT_EXTERNAL_REPLY,     /* a reply of outside traffic translated back to the frontend */
+	STAT_DROP_CT_FULL,          /* conntrack entry could not be created */
+	STAT_DROP_REWRITE,          /* a packet rewrite helper failed */
+	STAT_EXTERNAL_LOCAL,        /* outside traffic DNATed to a backend on this node */
+	STAT_EXTERNAL_REMOTE,       /* outside traffic source- and destination-NATed to another node's backend */
+	STAT_EXTERNAL_REPLY,        /* a reply of outside traffic translated back to the frontend */
 	STAT_DROP_NO_LOCAL_BACKEND, /* externalTrafficPolicy Local without a backend on this node */
-	STAT_DROP_SOURCE_RANGE,  /* source outside loadBalancerSourceRanges */
-	STAT_DROP_NAT_PORTS,     /* no free node port to source-NAT a flow to a remote backend */
-	STAT_DROP_NO_ROUTE,      /* no route to the remote backend or back to the client */
-	STAT_SOCK_TRANSLATED,    /* a host-network socket pointed at a backend (connect, sendmsg) */
+	STAT_DROP_SOURCE_RANGE,     /* source outside loadBalancerSourceRanges */
+	STAT_DROP_NAT_PORTS,        /* no free node port to source-NAT a flow to a remote backend */
+	STAT_DROP_NO_ROUTE,         /* no route to the remote backend or back to the client */
+	STAT_SOCK_TRANSLATED,       /* a host-network socket pointed at a backend (connect, sendmsg) */
 	STAT__MAX,
 };
 

@@ -1,8 +1,8 @@
 // Module entry: the native surface declared in src/native/bpf.ts.
-#include <sys/socket.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 

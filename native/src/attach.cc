@@ -91,28 +91,33 @@ Napi::Value TcAttach(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-Napi::Value TcDetach(const Napi::CallbackInfo &info) {
+// Runs `call` (a libbpf tc call) on our filter at (interface, direction); false when it is not there.
+template <typename Call>
+static bool OnOurFilter(const Napi::CallbackInfo &info, const char *name, Call call) {
   Napi::Env env = info.Env();
   Target t = TargetOf(info[0]);
   NetnsScope scope(env, t.netns);
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = IfIndex(env, t), .attach_point = Direction(env, info[1]));
   LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-  int err = bpf_tc_detach(&hook, &opts);
-  if (err == -ENOENT || err == -EINVAL) return Napi::Boolean::New(env, false);
-  if (err) ThrowErrno(env, err, "bpf_tc_detach", Describe(t));
-  return Napi::Boolean::New(env, true);
+  int err = call(&hook, &opts);
+  if (err == -ENOENT || err == -EINVAL) return false;
+  if (err) ThrowErrno(env, err, name, Describe(t));
+  return true;
+}
+
+Napi::Value TcDetach(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), OnOurFilter(info, "bpf_tc_detach", bpf_tc_detach));
 }
 
 Napi::Value TcQuery(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  Target t = TargetOf(info[0]);
-  NetnsScope scope(env, t.netns);
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = IfIndex(env, t), .attach_point = Direction(env, info[1]));
-  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-  int err = bpf_tc_query(&hook, &opts);
-  if (err == -ENOENT || err == -EINVAL) return env.Null();
-  if (err) ThrowErrno(env, err, "bpf_tc_query", Describe(t));
-  return Napi::Number::New(env, opts.prog_id);
+  uint32_t prog_id = 0;
+  auto query = [&prog_id](bpf_tc_hook *hook, bpf_tc_opts *opts) {
+    int err = bpf_tc_query(hook, opts);
+    prog_id = opts->prog_id;
+    return err;
+  };
+  if (!OnOurFilter(info, "bpf_tc_query", query)) return info.Env().Null();
+  return Napi::Number::New(info.Env(), prog_id);
 }
 
 Napi::Value XdpAttach(const Napi::CallbackInfo &info) {
@@ -175,7 +180,8 @@ Napi::Value CgroupAttach(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>();
   CgroupFd cgroup(env, path);
   int fd = info[1].As<Napi::Object>().Get("fd").As<Napi::Number>().Int32Value();
-  if (bpf_prog_attach(fd, cgroup.fd(), CgroupHook(env, info[2]), 0)) ThrowErrno(env, errno, "bpf_prog_attach", "cgroup " + path);
+  if (bpf_prog_attach(fd, cgroup.fd(), CgroupHook(env, info[2]), 0))
+    ThrowErrno(env, errno, "bpf_prog_attach", "cgroup " + path);
   return env.Undefined();
 }
 

@@ -38,9 +38,7 @@ void BpfMap::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfMap", ctor);
 }
 
-Napi::Object BpfMap::Wrap(Napi::Env env, int fd) {
-  return constructor_.New({Napi::Number::New(env, fd)});
-}
+Napi::Object BpfMap::Wrap(Napi::Env env, int fd) { return constructor_.New({Napi::Number::New(env, fd)}); }
 
 int BpfMap::FdOf(Napi::Env env, const Napi::Value &value) {
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructor_.Value())) {
@@ -171,8 +169,8 @@ Napi::Value BpfMap::Entries(const Napi::CallbackInfo &info) {
     keys.resize((size_t(total) + chunk) * key_size);
     values.resize((size_t(total) + chunk) * value_size);
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int err = bpf_map_lookup_batch(fd, first ? nullptr : cursor.data(), next_cursor.data(), keys.data() + total * key_size,
-                                   values.data() + total * value_size, &count, &opts);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : cursor.data(), next_cursor.data(),
+                                   keys.data() + total * key_size, values.data() + total * value_size, &count, &opts);
     if (err == -ENOSPC && count == 0) {
       chunk *= 2;
       continue;
@@ -219,7 +217,8 @@ void BpfMap::PatchMapped(const Napi::CallbackInfo &info) {
     memcpy(&slot, slots.Data() + i * sizeof(slot), sizeof(slot));
     memcpy(&value, values.Data() + i * sizeof(value), sizeof(value));
     if (slot >= info_.max_entries) continue;  // checked by the caller; never write past the mapping
-    __atomic_store_n(reinterpret_cast<uint32_t *>(static_cast<uint8_t *>(mem) + slot * stride), value, __ATOMIC_RELAXED);
+    __atomic_store_n(reinterpret_cast<uint32_t *>(static_cast<uint8_t *>(mem) + slot * stride), value,
+                     __ATOMIC_RELAXED);
   }
   munmap(mem, size);
 }

@@ -1,7 +1,7 @@
 // BpfMap: one open map file descriptor, owned (closed by close() or when collected).
 #pragma once
-#include <napi.h>
 #include <bpf/bpf.h>
+#include <napi.h>
 #include <string>
 
 namespace kbp {
@@ -25,7 +25,8 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   std::string Name() const;
   int CheckedFd(Napi::Env env) const;
   size_t ValueSize() const;  // per-CPU maps hold one value per possible CPU
-  void CheckLength(Napi::Env env, const Napi::Buffer<uint8_t> &buf, size_t want, const char *what, const char *method) const;
+  void CheckLength(Napi::Env env, const Napi::Buffer<uint8_t> &buf, size_t want, const char *what,
+                   const char *method) const;
 
   Napi::Value GetFd(const Napi::CallbackInfo &info);
   Napi::Value GetInfo(const Napi::CallbackInfo &info);

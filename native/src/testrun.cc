@@ -19,8 +19,8 @@ constexpr size_t kOutputSlack = 512;
 
 class TestRunWorker : public Napi::AsyncWorker {
  public:
-  TestRunWorker(Napi::Env env, int fd, std::string name, std::vector<uint8_t> packet, uint32_t repeat, std::string netns,
-                std::string xdpIfname)
+  TestRunWorker(Napi::Env env, int fd, std::string name, std::vector<uint8_t> packet, uint32_t repeat,
+                std::string netns, std::string xdpIfname)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), name_(std::move(name)),
         in_(std::move(packet)), out_(in_.size() + kOutputSlack), repeat_(repeat), netns_(std::move(netns)),
         xdpIfname_(std::move(xdpIfname)) {}
@@ -108,9 +108,9 @@ Napi::Value TestRun(const Napi::CallbackInfo &info) {
     if (o.Get("netns").IsString()) netns = o.Get("netns").As<Napi::String>();
     if (o.Get("ifname").IsString()) xdpIfname = o.Get("ifname").As<Napi::String>();
   }
-  auto *worker = new TestRunWorker(env, prog.Get("fd").As<Napi::Number>().Int32Value(),
-                                   prog.Get("name").ToString(), std::vector<uint8_t>(packet.Data(), packet.Data() + packet.Length()),
-                                   repeat, std::move(netns), std::move(xdpIfname));
+  auto *worker = new TestRunWorker(env, prog.Get("fd").As<Napi::Number>().Int32Value(), prog.Get("name").ToString(),
+                                   std::vector<uint8_t>(packet.Data(), packet.Data() + packet.Length()), repeat,
+                                   std::move(netns), std::move(xdpIfname));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
