@@ -92,7 +92,7 @@ struct ct_entry_v4 {
 /* loadBalancerSourceRanges: (service, source prefix) as an LPM key; prefixlen counts svc_id's 32 bits. */
 struct src_range_key_v4 {
 	__u32 prefixlen;
-	__u32 svc_id; /* network byte order, so that it is a prefix of the key */
+	__be32 svc_id; /* network byte order, so that it is a prefix of the key */
 	__be32 addr;
 };
 

@@ -8,8 +8,7 @@ import type { Counters } from '../dataplane/stats.js';
 import { ErrorCode, KbpError } from '../errors.js';
 import type { ServiceView } from '../inspect/shapes.js';
 import { serviceViews } from '../inspect/views.js';
-
-const Rejection = Type.Object({ kind: Type.String(), key: Type.String(), reason: Type.String() });
+import { Rejection } from '../model/types.js';
 
 export const Status = Type.Object({
   ready: Type.Boolean(),

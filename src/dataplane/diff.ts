@@ -24,21 +24,36 @@ export type Op =
   | { kind: 'range-put'; key: SourceRangeKey }
   | { kind: 'range-delete'; key: SourceRangeKey };
 
-function sameRecord<T extends object>(a: T | undefined, b: T): boolean {
-  if (!a) return false;
+function sameRecord<T extends object>(a: T, b: T): boolean {
   for (const k of Object.keys(b) as (keyof T)[]) if (a[k] !== b[k]) return false;
   return true;
 }
 
-function sameTable(a: Uint32Array | undefined, b: Uint32Array): boolean {
-  if (!a || a.length !== b.length) return false;
+function sameTable(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** The keys to compare for one map: those touched, or (for a full diff) every key on either side. */
-function keysOf<K>(desired: Map<K, unknown>, applied: Map<K, unknown>, touched: Set<K> | undefined): Iterable<K> {
-  return touched ?? new Set([...desired.keys(), ...applied.keys()]);
+/**
+ * Compares one map: each key (those touched, or for a full diff every key on either side) whose
+ * wanted value is new or differs goes to `put`, each key no longer wanted to `remove`.
+ */
+function compare<K, V>(
+  desired: Map<K, V>,
+  applied: Map<K, V>,
+  touched: Set<K> | undefined,
+  same: (have: V, want: V) => boolean,
+  put: (key: K, want: V, have: V | undefined) => void,
+  remove: (key: K, have: V) => void,
+): void {
+  for (const key of touched ?? new Set([...desired.keys(), ...applied.keys()])) {
+    const want = desired.get(key);
+    const have = applied.get(key);
+    if (want === undefined) {
+      if (have !== undefined) remove(key, have);
+    } else if (have === undefined || !same(have, want)) put(key, want, have);
+  }
 }
 
 /**
@@ -46,52 +61,38 @@ function keysOf<K>(desired: Map<K, unknown>, applied: Map<K, unknown>, touched: 
  * caller vouches that no other key differs (see DesiredState); without it, everything is.
  */
 export function diff(desired: MapState, applied: MapState, touched?: TouchedKeys): Op[] {
-  const puts: Op[] = [];
-  const backendDeletes: Op[] = [];
-  const revnatDeletes: Op[] = [];
-  for (const id of keysOf(desired.backends, applied.backends, touched?.backends)) {
-    const value = desired.backends.get(id);
-    if (value === undefined) {
-      if (applied.backends.has(id)) backendDeletes.push({ kind: 'backend-delete', id });
-    } else if (!sameRecord(applied.backends.get(id), value)) puts.push({ kind: 'backend-put', id, value });
-  }
-  for (const id of keysOf(desired.revnat, applied.revnat, touched?.revnat)) {
-    const value = desired.revnat.get(id);
-    if (value === undefined) {
-      if (applied.revnat.has(id)) revnatDeletes.push({ kind: 'revnat-delete', id });
-    } else if (!sameRecord(applied.revnat.get(id), value)) puts.push({ kind: 'revnat-put', id, value });
-  }
-
-  const rangeDeletes: Op[] = [];
-  for (const hex of keysOf(desired.sourceRanges, applied.sourceRanges, touched?.sourceRanges)) {
-    const key = desired.sourceRanges.get(hex);
-    const current = applied.sourceRanges.get(hex);
-    if (key === undefined) {
-      if (current !== undefined) rangeDeletes.push({ kind: 'range-delete', key: current });
-    } else if (current === undefined) puts.push({ kind: 'range-put', key });
-  }
-
-  const growingTables: Op[] = [];
-  const shrinkingTables: Op[] = [];
-  const tableDeletes: Op[] = [];
-  for (const svcId of keysOf(desired.tables, applied.tables, touched?.tables)) {
-    const table = desired.tables.get(svcId);
-    const current = applied.tables.get(svcId);
-    if (table === undefined) {
-      if (current !== undefined) tableDeletes.push({ kind: 'table-delete', svcId });
-    } else if (!sameTable(current, table)) {
-      (table.length >= (current?.length ?? 0) ? growingTables : shrinkingTables).push({ kind: 'table-put', svcId, table });
-    }
-  }
-
-  const frontendPuts: Op[] = [];
-  const frontendDeletes: Op[] = [];
-  for (const hex of keysOf(desired.frontends, applied.frontends, touched?.frontends)) {
-    const f = desired.frontends.get(hex);
-    const current = applied.frontends.get(hex);
-    if (f === undefined) {
-      if (current !== undefined) frontendDeletes.push({ kind: 'frontend-delete', key: current.key });
-    } else if (!sameRecord(current?.value, f.value)) frontendPuts.push({ kind: 'frontend-put', key: f.key, value: f.value });
-  }
-  return [...puts, ...growingTables, ...frontendPuts, ...frontendDeletes, ...shrinkingTables, ...tableDeletes, ...rangeDeletes, ...revnatDeletes, ...backendDeletes];
+  // The phases of the top of this file, in the order they are written.
+  const phases = {
+    puts: [] as Op[],
+    growingTables: [] as Op[],
+    frontendPuts: [] as Op[],
+    frontendDeletes: [] as Op[],
+    shrinkingTables: [] as Op[],
+    tableDeletes: [] as Op[],
+    rangeDeletes: [] as Op[],
+    revnatDeletes: [] as Op[],
+    backendDeletes: [] as Op[],
+  };
+  const { puts, growingTables, frontendPuts, frontendDeletes, shrinkingTables, tableDeletes, rangeDeletes, revnatDeletes, backendDeletes } = phases;
+  compare(desired.backends, applied.backends, touched?.backends, sameRecord, (id, value) => puts.push({ kind: 'backend-put', id, value }), (id) => backendDeletes.push({ kind: 'backend-delete', id }));
+  compare(desired.revnat, applied.revnat, touched?.revnat, sameRecord, (id, value) => puts.push({ kind: 'revnat-put', id, value }), (id) => revnatDeletes.push({ kind: 'revnat-delete', id }));
+  // A source range is its key alone: present or not.
+  compare(desired.sourceRanges, applied.sourceRanges, touched?.sourceRanges, () => true, (_, key) => puts.push({ kind: 'range-put', key }), (_, key) => rangeDeletes.push({ kind: 'range-delete', key }));
+  compare(
+    desired.tables,
+    applied.tables,
+    touched?.tables,
+    sameTable,
+    (svcId, table, current) => (table.length >= (current?.length ?? 0) ? growingTables : shrinkingTables).push({ kind: 'table-put', svcId, table }),
+    (svcId) => tableDeletes.push({ kind: 'table-delete', svcId }),
+  );
+  compare(
+    desired.frontends,
+    applied.frontends,
+    touched?.frontends,
+    (have, want) => sameRecord(have.value, want.value),
+    (_, f) => frontendPuts.push({ kind: 'frontend-put', key: f.key, value: f.value }),
+    (_, current) => frontendDeletes.push({ kind: 'frontend-delete', key: current.key }),
+  );
+  return Object.values(phases).flat();
 }

@@ -23,59 +23,32 @@ export interface ServiceMaps {
 
 type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>;
 
-function writeRun(ops: readonly Op[], maps: ServiceMaps, applied: MapState): void {
-  const as = <K extends Op['kind']>() => ops as readonly OpOf<K>[];
-  switch (ops[0]?.kind) {
-    case 'backend-put':
-      maps.putBackends(as<'backend-put'>());
-      for (const op of as<'backend-put'>()) applied.backends.set(op.id, op.value);
-      break;
-    case 'revnat-put':
-      maps.putRevnats(as<'revnat-put'>());
-      for (const op of as<'revnat-put'>()) applied.revnat.set(op.id, op.value);
-      break;
-    case 'table-put':
-      maps.putTables(as<'table-put'>());
-      for (const op of as<'table-put'>()) applied.tables.set(op.svcId, op.table);
-      break;
-    case 'frontend-put':
-      maps.putFrontends(as<'frontend-put'>());
-      for (const op of as<'frontend-put'>()) applied.frontends.set(frontendHex(op.key), { key: op.key, value: op.value });
-      break;
-    case 'frontend-delete':
-      maps.deleteFrontends(as<'frontend-delete'>().map((op) => op.key));
-      for (const op of as<'frontend-delete'>()) applied.frontends.delete(frontendHex(op.key));
-      break;
-    case 'table-delete':
-      maps.deleteTables(as<'table-delete'>().map((op) => op.svcId));
-      for (const op of as<'table-delete'>()) applied.tables.delete(op.svcId);
-      break;
-    case 'revnat-delete':
-      maps.deleteRevnats(as<'revnat-delete'>().map((op) => op.id));
-      for (const op of as<'revnat-delete'>()) applied.revnat.delete(op.id);
-      break;
-    case 'backend-delete':
-      maps.deleteBackends(as<'backend-delete'>().map((op) => op.id));
-      for (const op of as<'backend-delete'>()) applied.backends.delete(op.id);
-      break;
-    case 'range-put':
-      maps.putSourceRanges(as<'range-put'>().map((op) => op.key));
-      for (const op of as<'range-put'>()) applied.sourceRanges.set(sourceRangeHex(op.key), op.key);
-      break;
-    case 'range-delete':
-      maps.deleteSourceRanges(as<'range-delete'>().map((op) => op.key));
-      for (const op of as<'range-delete'>()) applied.sourceRanges.delete(sourceRangeHex(op.key));
-      break;
-    case undefined:
-      break;
-  }
+/** Each kind of op: the ServiceMaps call that writes a batch of it, and what `applied` holds after one. */
+const WRITERS: { [K in Op['kind']]: { write(maps: ServiceMaps, ops: readonly OpOf<K>[]): void; record(applied: MapState, op: OpOf<K>): void } } = {
+  'backend-put': { write: (m, ops) => m.putBackends(ops), record: (a, op) => a.backends.set(op.id, op.value) },
+  'backend-delete': { write: (m, ops) => m.deleteBackends(ops.map((op) => op.id)), record: (a, op) => a.backends.delete(op.id) },
+  'revnat-put': { write: (m, ops) => m.putRevnats(ops), record: (a, op) => a.revnat.set(op.id, op.value) },
+  'revnat-delete': { write: (m, ops) => m.deleteRevnats(ops.map((op) => op.id)), record: (a, op) => a.revnat.delete(op.id) },
+  'table-put': { write: (m, ops) => m.putTables(ops), record: (a, op) => a.tables.set(op.svcId, op.table) },
+  'table-delete': { write: (m, ops) => m.deleteTables(ops.map((op) => op.svcId)), record: (a, op) => a.tables.delete(op.svcId) },
+  'frontend-put': { write: (m, ops) => m.putFrontends(ops), record: (a, op) => a.frontends.set(frontendHex(op.key), { key: op.key, value: op.value }) },
+  'frontend-delete': { write: (m, ops) => m.deleteFrontends(ops.map((op) => op.key)), record: (a, op) => a.frontends.delete(frontendHex(op.key)) },
+  'range-put': { write: (m, ops) => m.putSourceRanges(ops.map((op) => op.key)), record: (a, op) => a.sourceRanges.set(sourceRangeHex(op.key), op.key) },
+  'range-delete': { write: (m, ops) => m.deleteSourceRanges(ops.map((op) => op.key)), record: (a, op) => a.sourceRanges.delete(sourceRangeHex(op.key)) },
+};
+
+function writeRun<K extends Op['kind']>(kind: K, ops: readonly OpOf<K>[], maps: ServiceMaps, applied: MapState): void {
+  const writer = WRITERS[kind] as { write(maps: ServiceMaps, ops: readonly OpOf<K>[]): void; record(applied: MapState, op: OpOf<K>): void };
+  writer.write(maps, ops);
+  for (const op of ops) writer.record(applied, op);
 }
 
 export function applyOps(ops: readonly Op[], maps: ServiceMaps, applied: MapState): void {
   let start = 0;
   for (let i = 1; i <= ops.length; i++) {
-    if (i === ops.length || ops[i]?.kind !== ops[start]?.kind) {
-      writeRun(ops.slice(start, i), maps, applied);
+    const kind = ops[start]?.kind;
+    if (kind !== undefined && (i === ops.length || ops[i]?.kind !== kind)) {
+      writeRun(kind, ops.slice(start, i) as OpOf<typeof kind>[], maps, applied);
       start = i;
     }
   }

@@ -2,11 +2,10 @@
 // kernel holds (the maps as read back), with every difference between the two reported as drift.
 // Pure: the agent hands both in.
 import { backendKey, frontendKey, slotCounts, type LbService } from '../compile/types.js';
-import { CtDir, IPPROTO, SvcScope, protocolName, type CtEntry, type CtKey } from '../dataplane/layout.js';
-import { frontendHex, type MapState } from '../dataplane/state.js';
+import { CtDir, SvcScope, protocolName, type CtEntry, type CtKey } from '../dataplane/layout.js';
+import { backendValueKey, frontendHex, frontendMapKey, type MapState } from '../dataplane/state.js';
 import type { BackendUse, ConnectionView, MaglevView, PortView, ServiceView } from './shapes.js';
 
-const frontendOf = (f: LbService['frontends'][number]) => ({ vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] });
 
 /** The table of one service as the kernel holds it, in backend addresses; null when it is missing. */
 function liveTable(live: MapState, svcId: number): string[] | null {
@@ -14,7 +13,7 @@ function liveTable(live: MapState, svcId: number): string[] | null {
   if (!table) return null;
   return [...table].map((id) => {
     const b = live.backends.get(id);
-    return b ? backendKey({ address: b.ip, port: b.port, protocol: protocolName(b.proto) as LbService['backends'][number]['protocol'] }) : `missing backend ${id}`;
+    return b ? backendValueKey(b) : `missing backend ${id}`;
   });
 }
 
@@ -23,7 +22,7 @@ function portDrift(svc: LbService, live: MapState): { svcId: number | null; drif
   let svcId: number | null = null;
   const usable = new Set(svc.table).size;
   for (const f of svc.frontends) {
-    const entry = live.frontends.get(frontendHex(frontendOf(f)));
+    const entry = live.frontends.get(frontendHex(frontendMapKey(f)));
     if (!entry) {
       drift.push(`${svc.key}: frontend ${frontendKey(f)} is not in svc_v4`);
       continue;
@@ -105,7 +104,7 @@ export function countConnections(views: ServiceView[], connections: readonly Con
 
 /** Frontends in the kernel that no wanted service names: left over, or written by someone else. */
 export function orphanFrontends(services: readonly LbService[], live: MapState): string[] {
-  const wanted = new Set(services.flatMap((s) => s.frontends.map((f) => frontendHex(frontendOf(f)))));
+  const wanted = new Set(services.flatMap((s) => s.frontends.map((f) => frontendHex(frontendMapKey(f)))));
   return [...live.frontends.entries()]
     .filter(([hex]) => !wanted.has(hex))
     .map(([, f]) => `${f.key.vip}:${f.key.port}/${protocolName(f.key.proto)}/${f.key.scope === SvcScope.external ? 'external' : 'internal'} (service ${f.value.svcId})`);
@@ -117,10 +116,7 @@ export function backendViews(services: readonly LbService[], live: MapState): Ba
   for (const svc of services) for (const b of svc.backends) users.set(backendKey(b), [...(users.get(backendKey(b)) ?? []), svc.key]);
   return [...live.backends.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([id, b]) => {
-      const protocol = protocolName(b.proto);
-      return { id, address: b.ip, port: b.port, protocol, services: users.get(`${b.ip}:${b.port}/${protocol}`) ?? [] };
-    });
+    .map(([id, b]) => ({ id, address: b.ip, port: b.port, protocol: protocolName(b.proto), services: users.get(backendValueKey(b)) ?? [] }));
 }
 
 /** A service's Maglev tables as the kernel holds them: the backend ("ip:port") of every slot, and the shares. */

@@ -1,4 +1,6 @@
 // The agent's own view of Services and EndpointSlices: validated once at the edge, then trusted.
+import { Type, type Static } from 'typebox';
+
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 export interface ServicePort {
@@ -86,9 +88,6 @@ export interface EndpointSlice {
   endpoints: Endpoint[];
 }
 
-/** An object refused at the edge, and why. The rest keeps working. */
-export interface Rejection {
-  kind: string;
-  key: string;
-  reason: string;
-}
+/** An object refused at the edge, and why (the admin API serves it with this schema). The rest keeps working. */
+export const Rejection = Type.Object({ kind: Type.String(), key: Type.String(), reason: Type.String() });
+export type Rejection = Static<typeof Rejection>;

@@ -7,9 +7,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/bpf.js';
 import { DATAPATH_OBJECT } from '../../src/dataplane/loader.js';
-import { STAT_REASONS, STRUCTS, svcValV4 } from '../../src/dataplane/layout.js';
+import { STAT_REASONS, STRUCTS, svcValV4, type Scalar } from '../../src/dataplane/layout.js';
 
 const btf = execFileSync('bpftool', ['btf', 'dump', 'file', DATAPATH_OBJECT, 'format', 'raw'], { encoding: 'utf8' });
+
+/** The C type each scalar kind is declared with: byte order shows in the typedef's name. */
+const C_TYPE: Record<Scalar, string> = { u8: '__u8', u16: '__u16', u32: '__u32', u64: '__u64', be16: '__be16', be32: '__be32', ipv4: '__be32' };
 
 /** Types of the BTF dump by id: kind, name, size (resolved through typedefs) and struct members. */
 function btfTypes(dump: string) {
@@ -32,7 +35,7 @@ function btfTypes(dump: string) {
     const t = types.get(id);
     return t?.size ?? (t?.ref === undefined ? undefined : sizeOf(t.ref));
   };
-  return { structs: new Map([...types.values()].filter((t) => t.kind === 'STRUCT').map((t) => [t.name, t])), sizeOf };
+  return { structs: new Map([...types.values()].filter((t) => t.kind === 'STRUCT').map((t) => [t.name, t])), sizeOf, nameOf: (id: number) => types.get(id)?.name };
 }
 
 test('struct sizes match the BTF of the datapath object', () => {
@@ -43,8 +46,8 @@ test('struct sizes match the BTF of the datapath object', () => {
   }
 });
 
-test('every member of every struct sits at the same offset with the same size on both sides', () => {
-  const { structs, sizeOf } = btfTypes(btf);
+test('every member of every struct sits at the same offset with the same size and byte order on both sides', () => {
+  const { structs, sizeOf, nameOf } = btfTypes(btf);
   for (const layout of STRUCTS) {
     const c = structs.get(layout.name);
     assert.ok(c, `struct ${layout.name} is in the object's BTF`);
@@ -56,6 +59,7 @@ test('every member of every struct sits at the same offset with the same size on
       assert.ok(cm);
       assert.equal(m.offset, cm.bitsOffset / 8, `offsetof(struct ${layout.name}, ${cm.name})`);
       assert.equal(m.size, sizeOf(cm.type), `sizeof(((struct ${layout.name} *)0)->${cm.name})`);
+      assert.equal(C_TYPE[m.type], nameOf(cm.type), `type of struct ${layout.name}.${cm.name}`);
     }
   }
 });

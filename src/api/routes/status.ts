@@ -1,8 +1,8 @@
 // The agent's sync status, the datapath counters and the objects it refused.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Counter } from '../../dataplane/stats.js';
 import { Status, type AdminSource } from '../source.js';
 
-const Counter = Type.Object({ packets: Type.Integer(), bytes: Type.Integer() });
 const Stats = Type.Record(Type.String(), Counter);
 const Rejected = Type.Object({ rejected: Status.properties.rejected });
 
