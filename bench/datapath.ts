@@ -76,7 +76,14 @@ async function baseline(repeat: number, xdpAt?: TestRunOptions): Promise<number>
     try {
       const probe = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: vip(1), sport: 1, dport: 80 });
       const prog = obj.program(xdpAt ? 'kbp_baseline_xdp' : 'kbp_baseline');
-      return (await perRepetition(prog, Array.from({ length: walks }, () => probe), repeat, xdpAt)).ns;
+      return (
+        await perRepetition(
+          prog,
+          Array.from({ length: walks }, () => probe),
+          repeat,
+          xdpAt,
+        )
+      ).ns;
     } finally {
       obj.close();
     }
@@ -91,7 +98,11 @@ async function measure(services: number): Promise<Record<string, number>> {
     const obj = await loadDatapath({ pinDir, hairpinAddress: '169.254.42.1' });
     try {
       const ring = Array.from({ length: services }, (_, i) =>
-        lbService(`bench/svc${i}:http`, [{ address: vip(i + 1), port: 80, protocol: 'TCP' }], [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 80 }))),
+        lbService(
+          `bench/svc${i}:http`,
+          [{ address: vip(i + 1), port: 80, protocol: 'TCP' }],
+          [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 80 })),
+        ),
       );
       // Two more services that send to each other: one flow bounces between them, every repetition an
       // established flow in a warm cache, the way single-flow test-run figures are usually taken.
@@ -122,9 +133,17 @@ async function measure(services: number): Promise<Record<string, number>> {
       if (returned !== walks) throw new Error(`only ${returned} of ${walks} replies came back to their first service`);
       const bounce = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: PING, sport: 9999, dport: 80, tcpFlags: TCP_FLAGS.ACK });
       await native().testRun(fromPod, bounce, 2); // creates the two flows
-      const warm = await perRepetition(fromPod, Array.from({ length: walks }, () => bounce), steps);
+      const warm = await perRepetition(
+        fromPod,
+        Array.from({ length: walks }, () => bounce),
+        steps,
+      );
       const other = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: '10.244.2.1', sport: 2000, dport: 80 });
-      const notService = await perRepetition(fromPod, Array.from({ length: walks }, () => other), steps);
+      const notService = await perRepetition(
+        fromPod,
+        Array.from({ length: walks }, () => other),
+        steps,
+      );
       return {
         services,
         steps_per_run: steps,
@@ -174,25 +193,44 @@ async function measureExternal(services: number, at: TestRunOptions): Promise<Re
       const obj = await loadDatapath({ pinDir, hairpinAddress: '169.254.42.1', nodeAddress: NODE });
       try {
         const ring = Array.from({ length: services }, (_, i) =>
-          lbService(`bench/np${i}:http`, [{ address: vip(i + 1), port: 30080, protocol: 'TCP' }], [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 30080, local: placement === 'local' })), { external: 'nodePort' }),
+          lbService(
+            `bench/np${i}:http`,
+            [{ address: vip(i + 1), port: 30080, protocol: 'TCP' }],
+            [1, 2, 3].map((d) => ({ address: vip(((i + d) % services) + 1), port: 30080, local: placement === 'local' })),
+            { external: 'nodePort' },
+          ),
         );
         // Two more node ports that send to each other: one established flow bouncing in a warm cache.
         // Local backends only: through remote ones, every source NAT would make the next hop a new flow.
-        const pair = placement === 'remote' ? [] : [
-          lbService('bench/np-ping:http', [{ address: PING, port: 30080, protocol: 'TCP' }], [{ address: PONG, port: 30080 }], { external: 'nodePort' }),
-          lbService('bench/np-pong:http', [{ address: PONG, port: 30080, protocol: 'TCP' }], [{ address: PING, port: 30080 }], { external: 'nodePort' }),
-        ];
+        const pair =
+          placement === 'remote'
+            ? []
+            : [
+                lbService('bench/np-ping:http', [{ address: PING, port: 30080, protocol: 'TCP' }], [{ address: PONG, port: 30080 }], { external: 'nodePort' }),
+                lbService('bench/np-pong:http', [{ address: PONG, port: 30080, protocol: 'TCP' }], [{ address: PING, port: 30080 }], { external: 'nodePort' }),
+              ];
         new Reconciler(new KernelServiceMaps(native(), openServiceMaps(obj))).sync([...ring, ...pair]);
         const prog = obj.program(Programs.fromWorld);
         const starts = Array.from({ length: walks }, (_, w) => ({ sport: 10000 + w, at: (w * 7919) % services }));
         const syn = starts.map((s) => buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 30080 }));
-        const ack = starts.map((s) => buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 30080, tcpFlags: TCP_FLAGS.ACK }));
+        const ack = starts.map((s) =>
+          buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: vip(s.at + 1), sport: s.sport, dport: 30080, tcpFlags: TCP_FLAGS.ACK }),
+        );
         row[`nodeport_${placement}_new_flow_ns`] = round((await perRepetition(prog, syn, steps, at)).ns - base);
         row[`nodeport_${placement}_established_ns`] = round((await perRepetition(prog, ack, steps, at)).ns - base);
         if (placement === 'local') {
           const bounce = buildFrame({ proto: 'TCP', saddr: OUTSIDE_CLIENT, daddr: PING, sport: 9999, dport: 30080, tcpFlags: TCP_FLAGS.ACK });
           await native().testRun(prog, bounce, 2, at); // creates the flows
-          row.nodeport_local_warm_ns = round((await perRepetition(prog, Array.from({ length: walks }, () => bounce), steps, at)).ns - base);
+          row.nodeport_local_warm_ns = round(
+            (
+              await perRepetition(
+                prog,
+                Array.from({ length: walks }, () => bounce),
+                steps,
+                at,
+              )
+            ).ns - base,
+          );
         }
       } finally {
         obj.close();
@@ -223,9 +261,10 @@ const result = {
   date: new Date().toISOString(),
   kernel: release(),
   command: `node dist/bench/datapath.js --services ${values.services} --walks ${walks}`,
-  method: 'services in a ring (backends = next services\' VIPs); kernel average per repetition, median over walks, minus an empty tc program',
+  method: "services in a ring (backends = next services' VIPs); kernel average per repetition, median over walks, minus an empty tc program",
   rows,
-  xdp_method: 'node ports in a ring (backends = next node ports), all on this node or all on another; kernel average per repetition, median over walks, minus an empty xdp program',
+  xdp_method:
+    'node ports in a ring (backends = next node ports), all on this node or all on another; kernel average per repetition, median over walks, minus an empty xdp program',
   xdp_rows: externalRows,
 };
 mkdirSync(path.dirname(values.out), { recursive: true });

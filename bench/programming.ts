@@ -37,7 +37,10 @@ function slice(i: number, generation: number) {
     addressType: 'IPv4',
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     // The first endpoint moves with every change, so each change is real map work.
-    endpoints: Array.from({ length: perService }, (_, e) => ({ addresses: [e === 0 && generation > 0 ? `10.127.${generation >> 8}.${generation & 255}` : endpointIp(i, e)], conditions: { ready: true } })),
+    endpoints: Array.from({ length: perService }, (_, e) => ({
+      addresses: [e === 0 && generation > 0 ? `10.127.${generation >> 8}.${generation & 255}` : endpointIp(i, e)],
+      conditions: { ready: true },
+    })),
   };
 }
 
@@ -45,7 +48,12 @@ const cluster = await createTestCluster();
 let agent: AgentProcess | undefined;
 try {
   let t = performance.now();
-  const svcObjects = Array.from({ length: services }, (_, i) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }));
+  const svcObjects = Array.from({ length: services }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `svc-${i}`, namespace: 'default' },
+    spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  }));
   await cluster.kube({ op: 'create-many', objects: svcObjects, concurrency: 16 });
   await cluster.kube({ op: 'create-many', objects: Array.from({ length: services }, (_, i) => slice(i, 0)), concurrency: 16 });
   const populateS = (performance.now() - t) / 1000;

@@ -47,7 +47,13 @@ export async function createTestCluster(): Promise<TestCluster> {
   try {
     fabric = await createFabric(`kbp-${sandbox.runId}-fabric`);
     await fabric.connect(sandbox.nodeNs, '10.0.0.11', `kbp${sandbox.runId}f1`);
-    cp = await startControlPlane({ fabricNs: fabric.ns, address: fabric.address, binDir: k8sBinDir(), workDir, log: process.env.KBP_LOG_CONTROL_PLANE === '1' });
+    cp = await startControlPlane({
+      fabricNs: fabric.ns,
+      address: fabric.address,
+      binDir: k8sBinDir(),
+      workDir,
+      log: process.env.KBP_LOG_CONTROL_PLANE === '1',
+    });
     const kube = async (req: KubeRequest): Promise<KubeReply> => {
       const reply = await (cp as ControlPlane).kube.request(req);
       if (reply.error) throw new Error(`${req.op}: ${reply.error}`);
@@ -55,7 +61,8 @@ export async function createTestCluster(): Promise<TestCluster> {
     };
     // node-b exists only in the API: pods "on" it live in node-a's sandbox, which is enough to tell
     // local from remote endpoints.
-    for (const node of [NODE_NAME, OTHER_NODE]) await kube({ op: 'apply', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } } });
+    for (const node of [NODE_NAME, OTHER_NODE])
+      await kube({ op: 'apply', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } } });
     const ready = fabric;
     const plane = cp;
     return {
@@ -72,7 +79,10 @@ export async function createTestCluster(): Promise<TestCluster> {
             apiVersion: 'v1',
             kind: 'Pod',
             metadata: { name, namespace: 'default', labels },
-            spec: { nodeName: options.nodeName ?? NODE_NAME, containers: [{ name: 'server', image: 'kbp/pod-server', ports: [{ name: 'http', containerPort: 8080 }] }] },
+            spec: {
+              nodeName: options.nodeName ?? NODE_NAME,
+              containers: [{ name: 'server', image: 'kbp/pod-server', ports: [{ name: 'http', containerPort: 8080 }] }],
+            },
           },
         });
         const now = new Date().toISOString();

@@ -43,9 +43,29 @@ async function makeCerts(dir: string, address: string): Promise<void> {
   const sign = async (name: string, subject: string, ext: string) => {
     await openssl('req', ...ec, '-keyout', `${dir}/${name}.key`, '-out', `${dir}/${name}.csr`, '-subj', subject);
     writeFileSync(`${dir}/${name}.ext`, ext);
-    await openssl('x509', '-req', '-in', `${dir}/${name}.csr`, '-CA', `${dir}/ca.crt`, '-CAkey', `${dir}/ca.key`, '-CAcreateserial', '-out', `${dir}/${name}.crt`, '-days', '2', '-extfile', `${dir}/${name}.ext`);
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${dir}/${name}.csr`,
+      '-CA',
+      `${dir}/ca.crt`,
+      '-CAkey',
+      `${dir}/ca.key`,
+      '-CAcreateserial',
+      '-out',
+      `${dir}/${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${dir}/${name}.ext`,
+    );
   };
-  await sign('apiserver', '/CN=kube-apiserver', `subjectAltName=IP:${address},IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n`);
+  await sign(
+    'apiserver',
+    '/CN=kube-apiserver',
+    `subjectAltName=IP:${address},IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n`,
+  );
   await sign('admin', '/O=system:masters/CN=kbp-admin', 'extendedKeyUsage=clientAuth\n');
   await openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${dir}/sa.key`);
   await openssl('ec', '-in', `${dir}/sa.key`, '-pubout', '-out', `${dir}/sa.pub`);

@@ -9,7 +9,13 @@ function httpGet(host: string, port: number, timeoutMs: number): Promise<string>
   return httpRequest(host, port, timeoutMs).then((r) => r.body);
 }
 
-function httpRequest(host: string, port: number, timeoutMs: number, path = '/', send: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+function httpRequest(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  path = '/',
+  send: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host, port, path, method: send.method ?? 'GET', headers: send.headers, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';

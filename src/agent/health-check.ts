@@ -67,7 +67,11 @@ export class HealthCheckServers {
   }
 
   private answer(target: HealthTarget, res: http.ServerResponse): void {
-    const body = JSON.stringify({ service: { namespace: target.namespace, name: target.name }, localEndpoints: target.localEndpoints, serviceProxyHealthy: true });
+    const body = JSON.stringify({
+      service: { namespace: target.namespace, name: target.name },
+      localEndpoints: target.localEndpoints,
+      serviceProxyHealthy: true,
+    });
     res.writeHead(target.localEndpoints > 0 ? 200 : 503, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
     res.end(body);
   }

@@ -8,7 +8,12 @@ import type { ErrorReply } from './shared.js';
 /** The HTTP status of the codes routes and hooks throw; any other code is a 500. */
 const STATUS: Partial<Record<ErrorCodeValue, number>> = { [ErrorCode.Unauthorized]: 401, [ErrorCode.NotFound]: 404 };
 
-const reply = (statusCode: number, code: ErrorCodeValue, message: string): ErrorReply => ({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message });
+const reply = (statusCode: number, code: ErrorCodeValue, message: string): ErrorReply => ({
+  statusCode,
+  code,
+  error: STATUS_CODES[statusCode] ?? 'Error',
+  message,
+});
 
 function errorReply(err: Error): ErrorReply {
   if (err instanceof KbpError) return reply(STATUS[err.code] ?? 500, err.code, err.message);

@@ -46,7 +46,10 @@ export interface AdminSource {
 
 /** The view of the service "namespace/name" names; NotFound (404) when the agent does not serve it. */
 export function servedService(source: AdminSource, key: string, live: MapState): ServiceView {
-  const view = serviceViews(source.services().filter((s) => s.service === key), live)[0];
+  const view = serviceViews(
+    source.services().filter((s) => s.service === key),
+    live,
+  )[0];
   if (!view) throw new KbpError(ErrorCode.NotFound, `service ${key} is not served by this agent`);
   return view;
 }

@@ -26,7 +26,10 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   let node: NodeConfig;
   let adminToken: string | undefined;
   try {
-    node = flags.nodeportAddresses === 'primary' ? { name: flags.nodeName } : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
+    node =
+      flags.nodeportAddresses === 'primary'
+        ? { name: flags.nodeName }
+        : { name: flags.nodeName, nodePortAddresses: nodePortAddresses(flags.nodeportAddresses) };
     // A file (e.g. a mounted Secret) or the environment; a file wins.
     adminToken = flags.adminTokenFile === undefined ? process.env.KBP_ADMIN_TOKEN : readFileSync(flags.adminTokenFile, 'utf8').trim();
     if (adminToken === '') throw new KbpError(ErrorCode.InvalidConfig, 'the admin token is empty');
@@ -42,7 +45,9 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
     ...(adminToken ? { adminToken } : {}),
     adminAddress: flags.adminAddress,
     node,
-    source: flags.manifests ? manifestSource(flags.manifests, { log }) : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), node, log }),
+    source: flags.manifests
+      ? manifestSource(flags.manifests, { log })
+      : kubernetesSource({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), node, log }),
     log,
     // A parent that started us with an IPC channel (tests, the demo) learns of every programmed sync.
     onSynced: (status) => process.send?.({ ready: status.ready, generation: status.generation, ops: status.lastSyncOps, syncMs: status.lastSyncMs }),

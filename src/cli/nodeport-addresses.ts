@@ -6,7 +6,10 @@ import { ErrorCode, KbpError } from '../errors.js';
 
 export function parseCidrs(list: string): BlockList {
   const blocks = new BlockList();
-  for (const cidr of list.split(',').map((c) => c.trim()).filter(Boolean)) {
+  for (const cidr of list
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean)) {
     const [address = '', prefix = '', ...rest] = cidr.split('/');
     const bits = Number(prefix);
     if (!isIPv4(address) || rest.length > 0 || !/^\d{1,2}$/.test(prefix) || bits > 32) {

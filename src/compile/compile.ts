@@ -36,7 +36,9 @@ function endpointsOfPort(port: ServicePort, slices: readonly EndpointSlice[]): M
 
 /** Where traffic from outside reaches a port: node ports on this node's addresses, external and load-balancer IPs. */
 function externalFrontends(service: Service, port: ServicePort, node: NodeInfo): LbFrontend[] {
-  const at = (kind: FrontendKind, p: number) => (address: string): LbFrontend => ({ address, port: p, protocol: port.protocol, scope: 'external', kind });
+  const at =
+    (kind: FrontendKind, p: number) =>
+    (address: string): LbFrontend => ({ address, port: p, protocol: port.protocol, scope: 'external', kind });
   const nodePorts = port.nodePort !== null && service.type !== 'ClusterIP' ? node.addresses.map(at('nodePort', port.nodePort)) : [];
   return [...nodePorts, ...service.externalIPs.map(at('externalIP', port.port)), ...service.loadBalancerIPs.map(at('loadBalancerIP', port.port))];
 }
@@ -65,7 +67,9 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
     .sort((a, b) => backendKey(a).localeCompare(backendKey(b)));
   const endpoints = [...byAddress.values()].map((e) => e.endpoint);
   const usableKeys = (policy: TrafficPolicy): string[] =>
-    endpointsForNewFlows(endpoints, policy, options.node).map((e) => backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }));
+    endpointsForNewFlows(endpoints, policy, options.node).map((e) =>
+      backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }),
+    );
 
   const localOnly = service.externalTrafficPolicy === 'Local';
   const lb = (scope: FrontendScope, frontends: LbFrontend[], table: Uint32Array): LbService => ({
@@ -83,7 +87,13 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
   });
   const internalKeys = usableKeys(service.internalTrafficPolicy);
   const internalTable = tableFor(internalKeys, backends, options);
-  const out = [lb('internal', service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const, kind: 'clusterIP' as const })), internalTable)];
+  const out = [
+    lb(
+      'internal',
+      service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const, kind: 'clusterIP' as const })),
+      internalTable,
+    ),
+  ];
   const external = externalFrontends(service, port, options.node);
   if (external.length > 0) {
     const externalKeys = usableKeys(service.externalTrafficPolicy);
@@ -102,7 +112,11 @@ export function compileService(service: Service, slices: readonly EndpointSlice[
 
   const skipped: Skipped[] = [];
   if (service.ipv6Addresses.length > 0) {
-    skipped.push({ kind: 'Service', key: service.key, reason: `IPv6 addresses not served (the datapath is IPv4 only for now): ${service.ipv6Addresses.join(', ')}` });
+    skipped.push({
+      kind: 'Service',
+      key: service.key,
+      reason: `IPv6 addresses not served (the datapath is IPv4 only for now): ${service.ipv6Addresses.join(', ')}`,
+    });
   }
   if (service.clusterIPs.length === 0) return { services: [], skipped: [...skipped, { kind: 'Service', key: service.key, reason: 'no IPv4 cluster IP' }] };
 

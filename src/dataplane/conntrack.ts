@@ -16,7 +16,8 @@ export function purgeFlows(ct: BpfMap, pairs: ReadonlySet<string>): number {
   const doomed: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const at = i * ctEntryV4.size;
-    if (pairs.has(flowPairKey(ctEntryV4.read(values, 'svcId', at), ctEntryV4.read(values, 'backendId', at)))) doomed.push(keys.subarray(i * ctKeyV4.size, (i + 1) * ctKeyV4.size));
+    if (pairs.has(flowPairKey(ctEntryV4.read(values, 'svcId', at), ctEntryV4.read(values, 'backendId', at))))
+      doomed.push(keys.subarray(i * ctKeyV4.size, (i + 1) * ctKeyV4.size));
   }
   // One by one: an entry may expire from the LRU between the read and the delete.
   return doomed.filter((k) => ct.delete(k)).length;

@@ -135,19 +135,21 @@ export class DesiredState {
     for (let slot = 0; slot < table.length; slot++) {
       const index = svc.table[slot] ?? 0;
       table[slot] = backendIds[index] ?? 0;
-      if (inTable[index] === 0) (inTable[index] = 1), usable++;
+      if (inTable[index] === 0) ((inTable[index] = 1), usable++);
     }
     if (table.length > 0) maps.tables.set(svcId, table);
     touched.tables.add(svcId);
 
     // Compiled ranges are valid IPv4 CIDRs (validated, then filtered by the compiler).
-    const sourceRangeHexes = svc.sourceRanges.flatMap((cidr) => parseCidr(cidr) ?? []).map(({ address, prefixLength }) => {
-      const key = { svcId, address, prefixLength };
-      const hex = sourceRangeHex(key);
-      maps.sourceRanges.set(hex, key);
-      touched.sourceRanges.add(hex);
-      return hex;
-    });
+    const sourceRangeHexes = svc.sourceRanges
+      .flatMap((cidr) => parseCidr(cidr) ?? [])
+      .map(({ address, prefixLength }) => {
+        const key = { svcId, address, prefixLength };
+        const hex = sourceRangeHex(key);
+        maps.sourceRanges.set(hex, key);
+        touched.sourceRanges.add(hex);
+        return hex;
+      });
     const baseFlags = (svc.affinityTimeoutSeconds > 0 ? SvcFlag.affinity : 0) | (svc.localOnly ? SvcFlag.localOnly : 0);
     const frontendHexes: string[] = [];
     const revnatKeys: string[] = [];

@@ -74,10 +74,31 @@ export function diff(desired: MapState, applied: MapState, touched?: TouchedKeys
     backendDeletes: [] as Op[],
   };
   const { puts, growingTables, frontendPuts, frontendDeletes, shrinkingTables, tableDeletes, rangeDeletes, revnatDeletes, backendDeletes } = phases;
-  compare(desired.backends, applied.backends, touched?.backends, sameRecord, (id, value) => puts.push({ kind: 'backend-put', id, value }), (id) => backendDeletes.push({ kind: 'backend-delete', id }));
-  compare(desired.revnat, applied.revnat, touched?.revnat, sameRecord, (id, value) => puts.push({ kind: 'revnat-put', id, value }), (id) => revnatDeletes.push({ kind: 'revnat-delete', id }));
+  compare(
+    desired.backends,
+    applied.backends,
+    touched?.backends,
+    sameRecord,
+    (id, value) => puts.push({ kind: 'backend-put', id, value }),
+    (id) => backendDeletes.push({ kind: 'backend-delete', id }),
+  );
+  compare(
+    desired.revnat,
+    applied.revnat,
+    touched?.revnat,
+    sameRecord,
+    (id, value) => puts.push({ kind: 'revnat-put', id, value }),
+    (id) => revnatDeletes.push({ kind: 'revnat-delete', id }),
+  );
   // A source range is its key alone: present or not.
-  compare(desired.sourceRanges, applied.sourceRanges, touched?.sourceRanges, () => true, (_, key) => puts.push({ kind: 'range-put', key }), (_, key) => rangeDeletes.push({ kind: 'range-delete', key }));
+  compare(
+    desired.sourceRanges,
+    applied.sourceRanges,
+    touched?.sourceRanges,
+    () => true,
+    (_, key) => puts.push({ kind: 'range-put', key }),
+    (_, key) => rangeDeletes.push({ kind: 'range-delete', key }),
+  );
   compare(
     desired.tables,
     applied.tables,

@@ -30,7 +30,13 @@ export interface ServiceMapHandles {
 }
 
 export function openServiceMaps(obj: BpfObject): ServiceMapHandles {
-  return { svc: obj.map('svc_v4'), backends: obj.map('backends_v4'), revnat: obj.map('revnat_v4'), maglev: obj.map('maglev_v4'), sourceRanges: obj.map('lb_src_v4') };
+  return {
+    svc: obj.map('svc_v4'),
+    backends: obj.map('backends_v4'),
+    revnat: obj.map('revnat_v4'),
+    maglev: obj.map('maglev_v4'),
+    sourceRanges: obj.map('lb_src_v4'),
+  };
 }
 
 const SOURCE_RANGE_VALUE = Buffer.from([1]);
@@ -49,19 +55,34 @@ export class KernelServiceMaps implements ServiceMaps {
   ) {}
 
   putBackends(entries: readonly { id: number; value: BackendValue }[]): void {
-    putBatch(this.maps.backends, entries, (e) => encodeU32(e.id), (e) => backendV4.encode(e.value));
+    putBatch(
+      this.maps.backends,
+      entries,
+      (e) => encodeU32(e.id),
+      (e) => backendV4.encode(e.value),
+    );
   }
   deleteBackends(ids: readonly number[]): void {
     this.maps.backends.deleteBatch(packed(ids, encodeU32), ids.length);
   }
   putRevnats(entries: readonly { id: number; value: RevnatValue }[]): void {
-    putBatch(this.maps.revnat, entries, (e) => encodeU32(e.id), (e) => revnatV4.encode(e.value));
+    putBatch(
+      this.maps.revnat,
+      entries,
+      (e) => encodeU32(e.id),
+      (e) => revnatV4.encode(e.value),
+    );
   }
   deleteRevnats(ids: readonly number[]): void {
     this.maps.revnat.deleteBatch(packed(ids, encodeU32), ids.length);
   }
   putFrontends(entries: readonly FrontendEntry[]): void {
-    putBatch(this.maps.svc, entries, (e) => svcKeyV4.encode(e.key), (e) => svcValV4.encode(e.value));
+    putBatch(
+      this.maps.svc,
+      entries,
+      (e) => svcKeyV4.encode(e.key),
+      (e) => svcValV4.encode(e.value),
+    );
   }
   deleteFrontends(keys: readonly SvcKey[]): void {
     this.maps.svc.deleteBatch(packed(keys, svcKeyV4.encode), keys.length);
@@ -89,11 +110,22 @@ export class KernelServiceMaps implements ServiceMaps {
       const inners: BpfMap[] = [];
       try {
         for (const { svcId, table } of chunk) {
-          const inner = this.addon.createMap({ name: `maglev_${svcId}`.slice(0, 15), type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: table.length, flags: MAGLEV_TABLE_FLAGS });
+          const inner = this.addon.createMap({
+            name: `maglev_${svcId}`.slice(0, 15),
+            type: MapType.ARRAY,
+            keySize: 4,
+            valueSize: 4,
+            maxEntries: table.length,
+            flags: MAGLEV_TABLE_FLAGS,
+          });
           inners.push(inner);
           inner.writeMapped(encodeTable(table));
         }
-        this.maps.maglev.updateBatch(packed(chunk, (e) => encodeU32(e.svcId)), packed(inners, (m) => encodeU32(m.fd)), chunk.length);
+        this.maps.maglev.updateBatch(
+          packed(chunk, (e) => encodeU32(e.svcId)),
+          packed(inners, (m) => encodeU32(m.fd)),
+          chunk.length,
+        );
       } finally {
         for (const inner of inners) inner.close(); // the outer map holds its own references
       }
@@ -109,7 +141,10 @@ export class KernelServiceMaps implements ServiceMaps {
       const current = decodeTable(inner.readMapped());
       const slots: number[] = [];
       for (let slot = 0; slot < table.length; slot++) if (current[slot] !== table[slot]) slots.push(slot);
-      inner.patchMapped(packed(slots, encodeU32), packed(slots, (slot) => encodeU32(table[slot] ?? 0)));
+      inner.patchMapped(
+        packed(slots, encodeU32),
+        packed(slots, (slot) => encodeU32(table[slot] ?? 0)),
+      );
       return true;
     } finally {
       inner.close();

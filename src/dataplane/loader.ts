@@ -57,7 +57,7 @@ export async function loadDatapath(options: DatapathOptions): Promise<BpfObject>
     host_netns_cookie: cookie,
     ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}),
   };
-  for (const replaced = new Set<string>(); ; ) {
+  for (const replaced = new Set<string>(); ;) {
     try {
       return await native().load(options.objectPath ?? DATAPATH_OBJECT, { pinRoot: options.pinDir, rodata });
     } catch (err) {

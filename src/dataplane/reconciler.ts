@@ -56,7 +56,10 @@ export class Reconciler {
   apply(changes: ReadonlyMap<string, LbService | null>): SyncResult {
     const started = performance.now();
     if (!this.adopted) {
-      const keysById = serviceKeysByAppliedId([...changes.values()].flatMap((s) => s ?? []), this.applied);
+      const keysById = serviceKeysByAppliedId(
+        [...changes.values()].flatMap((s) => s ?? []),
+        this.applied,
+      );
       adoptIds(this.applied, this.ids, (id) => keysById.get(id));
     }
     const { touched, departed } = this.desired.update(changes);

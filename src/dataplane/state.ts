@@ -2,7 +2,18 @@
 // services) and what the kernel has (dumped from the pinned maps) share this one shape, so the
 // difference between them is a pure function.
 import { backendKey, type LbFrontend, type LbService } from '../compile/types.js';
-import { IPPROTO, SvcScope, encodeSourceRangeKey, protocolName, svcKeyV4, type BackendValue, type RevnatValue, type SourceRangeKey, type SvcKey, type SvcValue } from './layout.js';
+import {
+  IPPROTO,
+  SvcScope,
+  encodeSourceRangeKey,
+  protocolName,
+  svcKeyV4,
+  type BackendValue,
+  type RevnatValue,
+  type SourceRangeKey,
+  type SvcKey,
+  type SvcValue,
+} from './layout.js';
 import type { IdBook } from './ids.js';
 
 export interface FrontendEntry {

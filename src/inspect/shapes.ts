@@ -33,7 +33,10 @@ export const ServiceView = Type.Object({
   namespace: Type.String(),
   name: Type.String(),
   ports: Type.Array(PortView),
-  counters: Type.Object({ connections: Type.Integer(), packets: Type.Integer(), bytes: Type.Integer() }, { description: 'live connections in conntrack and their traffic so far' }),
+  counters: Type.Object(
+    { connections: Type.Integer(), packets: Type.Integer(), bytes: Type.Integer() },
+    { description: 'live connections in conntrack and their traffic so far' },
+  ),
   drift: Type.Array(Type.String(), { description: 'differences between the wanted state and the live maps' }),
 });
 export type ServiceView = Static<typeof ServiceView>;

@@ -6,7 +6,6 @@ import { CtDir, SvcScope, protocolName, type CtEntry, type CtKey } from '../data
 import { backendValueKey, frontendHex, frontendMapKey, type MapState } from '../dataplane/state.js';
 import type { BackendUse, ConnectionView, MaglevView, PortView, ServiceView } from './shapes.js';
 
-
 /** The table of one service as the kernel holds it, in backend addresses; null when it is missing. */
 function liveTable(live: MapState, svcId: number): string[] | null {
   const table = live.tables.get(svcId);
@@ -29,7 +28,8 @@ function portDrift(svc: LbService, live: MapState): { svcId: number | null; drif
     }
     svcId ??= entry.value.svcId;
     if (entry.value.svcId !== svcId) drift.push(`${svc.key}: frontend ${frontendKey(f)} names service ${entry.value.svcId}, not ${svcId}`);
-    if (entry.value.lbSize !== svc.table.length) drift.push(`${svc.key}: frontend ${frontendKey(f)} announces ${entry.value.lbSize} slots, not ${svc.table.length}`);
+    if (entry.value.lbSize !== svc.table.length)
+      drift.push(`${svc.key}: frontend ${frontendKey(f)} announces ${entry.value.lbSize} slots, not ${svc.table.length}`);
     if (entry.value.backendCount !== usable) drift.push(`${svc.key}: frontend ${frontendKey(f)} counts ${entry.value.backendCount} backends, not ${usable}`);
   }
   if (svcId !== null && svc.table.length > 0) {
@@ -107,7 +107,10 @@ export function orphanFrontends(services: readonly LbService[], live: MapState):
   const wanted = new Set(services.flatMap((s) => s.frontends.map((f) => frontendHex(frontendMapKey(f)))));
   return [...live.frontends.entries()]
     .filter(([hex]) => !wanted.has(hex))
-    .map(([, f]) => `${f.key.vip}:${f.key.port}/${protocolName(f.key.proto)}/${f.key.scope === SvcScope.external ? 'external' : 'internal'} (service ${f.value.svcId})`);
+    .map(
+      ([, f]) =>
+        `${f.key.vip}:${f.key.port}/${protocolName(f.key.proto)}/${f.key.scope === SvcScope.external ? 'external' : 'internal'} (service ${f.value.svcId})`,
+    );
 }
 
 /** Every backend in the kernel with the service ports that use it. */
@@ -135,7 +138,12 @@ export function maglevView(view: ServiceView, live: MapState): MaglevView {
 }
 
 /** The connections in conntrack (their client-side legs), optionally of some service ids only, in key order. */
-export function connectionViews(entries: readonly { key: CtKey; entry: CtEntry }[], live: MapState, nowNs: bigint, svcIds?: ReadonlySet<number>): ConnectionView[] {
+export function connectionViews(
+  entries: readonly { key: CtKey; entry: CtEntry }[],
+  live: MapState,
+  nowNs: bigint,
+  svcIds?: ReadonlySet<number>,
+): ConnectionView[] {
   return entries
     .filter(({ key, entry }) => (key.dir === CtDir.service || key.dir === CtDir.external) && (!svcIds || svcIds.has(entry.svcId)) && entry.expiresNs > nowNs)
     .map(({ key, entry }) => {

@@ -76,5 +76,12 @@ export function buildTable(backendNames: readonly string[], options: { maxSize?:
   const names = [...new Set(backendNames)].sort();
   if (names.length === 0) return { table: new Uint32Array(0), size: 0, names };
   const size = tableSize(names.length, options.maxSize);
-  return { table: populate(names.map((name) => permutationOf(name, size)), size), size, names };
+  return {
+    table: populate(
+      names.map((name) => permutationOf(name, size)),
+      size,
+    ),
+    size,
+    names,
+  };
 }

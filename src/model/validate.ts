@@ -12,7 +12,10 @@ const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const portNumber = z.number().int().min(1).max(65535);
 const protocol = z.enum(['TCP', 'UDP', 'SCTP']).default('TCP');
 /** IANA service name, as Kubernetes validates named ports. */
-const portName = z.string().max(15).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'not a valid port name');
+const portName = z
+  .string()
+  .max(15)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'not a valid port name');
 const ip = z.string().refine((s) => isIPv4(s) || isIPv6(s), 'not an IP address');
 /** Bounds the addresses one service may claim, like MAX_PORTS bounds its ports. */
 export const MAX_ADDRESSES = 100;
@@ -33,7 +36,10 @@ const serviceSchema = z.object({
   spec: z.object({
     type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
     clusterIP: z.union([z.literal('None'), z.literal(''), ip]).optional(),
-    clusterIPs: z.array(z.union([z.literal('None'), ip])).max(2).optional(),
+    clusterIPs: z
+      .array(z.union([z.literal('None'), ip]))
+      .max(2)
+      .optional(),
     ports: z
       .array(
         z.object({
@@ -57,7 +63,12 @@ const serviceSchema = z.object({
   status: z
     .object({
       loadBalancer: z
-        .object({ ingress: z.array(z.object({ ip: ip.optional() })).max(MAX_ADDRESSES, `more than ${MAX_ADDRESSES} ingress points`).nullish() })
+        .object({
+          ingress: z
+            .array(z.object({ ip: ip.optional() }))
+            .max(MAX_ADDRESSES, `more than ${MAX_ADDRESSES} ingress points`)
+            .nullish(),
+        })
         .nullish(),
     })
     .nullish(),

@@ -24,7 +24,9 @@ function objectsOf(doc: unknown): unknown[] {
 
 export function readManifests(dir: string): ManifestSnapshot {
   const snapshot: ManifestSnapshot = { objects: [], rejected: [] };
-  for (const file of readdirSync(dir).filter((f) => MANIFEST_FILE.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => MANIFEST_FILE.test(f))
+    .sort()) {
     const reject = (reason: string): void => {
       snapshot.rejected.push({ kind: 'File', key: file, reason, code: ErrorCode.InvalidManifest });
     };

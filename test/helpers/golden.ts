@@ -10,8 +10,11 @@ export function describeServices(services: readonly LbService[], rejected: reado
   // In key order: the description does not depend on the order the pipeline compiled in.
   for (const s of [...services].sort((a, b) => a.key.localeCompare(b.key))) {
     const usable = new Set(s.table).size;
-    const external = s.scope === 'external' ? ` local-only=${s.localOnly} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}` : '';
-    lines.push(`SVC ${s.key} ${s.frontends.map((f) => `${frontendKey(f)}(${f.kind})`).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}${external}`);
+    const external =
+      s.scope === 'external' ? ` local-only=${s.localOnly} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}` : '';
+    lines.push(
+      `SVC ${s.key} ${s.frontends.map((f) => `${frontendKey(f)}(${f.kind})`).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}${external}`,
+    );
     const slots = new Uint32Array(s.backends.length);
     for (const i of s.table) slots[i] = (slots[i] ?? 0) + 1;
     s.backends.forEach((b, i) => {

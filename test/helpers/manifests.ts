@@ -17,7 +17,13 @@ export interface EndpointSpec {
   terminating?: boolean;
 }
 
-export function serviceManifest(name: string, clusterIP: string, ports: PortSpec[], slicePorts: { name: string; port: number; protocol?: 'TCP' | 'UDP' }[], endpoints: EndpointSpec[]): string {
+export function serviceManifest(
+  name: string,
+  clusterIP: string,
+  ports: PortSpec[],
+  slicePorts: { name: string; port: number; protocol?: 'TCP' | 'UDP' }[],
+  endpoints: EndpointSpec[],
+): string {
   const service = {
     apiVersion: 'v1',
     kind: 'Service',

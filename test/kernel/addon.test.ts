@@ -30,7 +30,13 @@ describe('native addon', () => {
       ...Object.values(Programs).map((name): [string, string] => [name, name === Programs.fromWorld ? 'xdp' : 'tc']),
       ...Object.entries(SocketPrograms).map(([hook, name]): [string, string] => [name, `cgroup/${hook}`]),
     ]);
-    assert.deepEqual(obj.programs().map((p) => p.name).sort(), [...sections.keys()].sort());
+    assert.deepEqual(
+      obj
+        .programs()
+        .map((p) => p.name)
+        .sort(),
+      [...sections.keys()].sort(),
+    );
     assert.ok(obj.programs().every((p) => p.fd > 0 && p.section === sections.get(p.name)));
     assert.ok(obj.mapNames().includes('svc_v4'));
     assert.equal(obj.map('backends_v4').info.keySize, 4);
@@ -43,7 +49,13 @@ describe('native addon', () => {
       assert.deepEqual(m.lookup(u32(1)), Buffer.from('aaaaaaaa'));
       assert.equal(m.lookup(u32(2)), null);
       m.updateBatch(Buffer.concat([u32(2), u32(3)]), Buffer.from('bbbbbbbbcccccccc'), 2);
-      assert.deepEqual(m.keys().map((k) => decodeU32(k)).sort(), [1, 2, 3]);
+      assert.deepEqual(
+        m
+          .keys()
+          .map((k) => decodeU32(k))
+          .sort(),
+        [1, 2, 3],
+      );
       const all = m.entries();
       assert.equal(all.count, 3);
       assert.equal(all.values.length, 24);
@@ -130,12 +142,20 @@ describe('native addon', () => {
     assert.throws(() => svc.lookup(Buffer.alloc(3)), { code: 'EINVAL', syscall: 'lookup', message: /map "svc_v4".*3 bytes, expected 8/ });
     const revnat = obj.map('revnat_v4');
     revnat.update(u32(77), Buffer.alloc(8));
-    assert.throws(() => revnat.update(u32(77), Buffer.alloc(8), UpdateFlag.NOEXIST), { code: 'EEXIST', errno: 17, syscall: 'bpf_map_update_elem', message: /map "revnat_v4"/ });
+    assert.throws(() => revnat.update(u32(77), Buffer.alloc(8), UpdateFlag.NOEXIST), {
+      code: 'EEXIST',
+      errno: 17,
+      syscall: 'bpf_map_update_elem',
+      message: /map "revnat_v4"/,
+    });
     assert.throws(() => native().openPinnedMap(path.join(pinDir, 'no_such_map')), { code: 'ENOENT', syscall: 'bpf_obj_get' });
     assert.throws(() => obj.program('no_such_program'), { code: 'ENOENT' });
     assert.throws(() => native().tcAttach({ ifname: 'kbp-no-such0' }, 'ingress', obj.program(Programs.fromPod)), { code: 'ENODEV', message: /kbp-no-such0/ });
     await assert.rejects(native().load(path.join(repoRoot, 'bpf', 'build', 'missing.bpf.o'), { pinRoot: pinDir }), { code: 'ENOENT' });
-    await assert.rejects(loadDatapath({ pinDir, hairpinAddress: HAIRPIN_ADDRESS, objectPath: path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o') }), { code: 'ENOENT', syscall: 'rodata' });
+    await assert.rejects(loadDatapath({ pinDir, hairpinAddress: HAIRPIN_ADDRESS, objectPath: path.join(repoRoot, 'bpf', 'build', 'baseline.bpf.o') }), {
+      code: 'ENOENT',
+      syscall: 'rodata',
+    });
   });
 
   describe('attachment inside a network namespace', () => {

@@ -62,11 +62,34 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
     writeManifest(
       dir,
       'web.yaml',
-      serviceManifest('web', VIP, [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'line', port: 9000, targetPort: 9000 }], [{ name: 'http', port: 8080 }, { name: 'line', port: 9000 }], web.map((p) => ({ ip: p.ip }))),
+      serviceManifest(
+        'web',
+        VIP,
+        [
+          { name: 'http', port: 80, targetPort: 8080 },
+          { name: 'line', port: 9000, targetPort: 9000 },
+        ],
+        [
+          { name: 'http', port: 8080 },
+          { name: 'line', port: 9000 },
+        ],
+        web.map((p) => ({ ip: p.ip })),
+      ),
     );
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    agent = await startAgent(sandbox.nodeNs, ['--manifests', dir, '--pin-dir', sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS, '--admin-address', ADMIN, '--admin-token-file', tokenFile]);
+    agent = await startAgent(sandbox.nodeNs, [
+      '--manifests',
+      dir,
+      '--pin-dir',
+      sandbox.pinDir,
+      '--hairpin-address',
+      HAIRPIN_ADDRESS,
+      '--admin-address',
+      ADMIN,
+      '--admin-token-file',
+      tokenFile,
+    ]);
     client = await startPodClient(clientPod.ns);
     admin = await startPodClient(sandbox.nodeNs);
   });
@@ -88,7 +111,10 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
     // One new flow per request: each HTTP request here opens its own connection.
     const grown = (await api('/v1/stats')).json.ct_new.packets - before.stats;
     const grownMetric = metric((await api('/metrics')).json) - before.metrics;
-    for (const [what, n] of [['/v1/stats', grown], ['/metrics', grownMetric]] as const) {
+    for (const [what, n] of [
+      ['/v1/stats', grown],
+      ['/metrics', grownMetric],
+    ] as const) {
       assert.ok(Math.abs(n - sent) <= sent * 0.01, `${what}: ${n} new flows for ${sent} connections`);
     }
     assert.match((await api('/metrics')).json, /^kbproxy_bpf_map_entries\{map="ct_v4"\} [1-9]/m, 'map fill levels');
@@ -102,7 +128,9 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
       const mine = page.connections.find((c: { client: string }) => c.client === `${clientPod.ip}:${opened.localPort}`);
       assert.ok(mine, `connection from ${clientPod.ip}:${opened.localPort} among ${page.total}`);
       assert.equal(mine.frontend, `${VIP}:9000`);
-      const backends = (await api('/v1/services/test/web')).json.ports.flatMap((p: { backends: { address: string; port: number }[] }) => p.backends.map((b) => `${b.address}:${b.port}`));
+      const backends = (await api('/v1/services/test/web')).json.ports.flatMap((p: { backends: { address: string; port: number }[] }) =>
+        p.backends.map((b) => `${b.address}:${b.port}`),
+      );
       assert.ok(backends.includes(mine.backend), `backend ${mine.backend}`);
       assert.match(served.backend ?? '', /^web-\d$/);
     } finally {
@@ -111,7 +139,11 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   });
 
   test('the CLI prints what the API says, and fails clearly when the agent is unreachable', async () => {
-    for (const [view, pathname] of [['services', '/v1/services'], ['backends', '/v1/backends'], ['rejected', '/v1/rejected']] as const) {
+    for (const [view, pathname] of [
+      ['services', '/v1/services'],
+      ['backends', '/v1/backends'],
+      ['rejected', '/v1/rejected'],
+    ] as const) {
       const r = await inspect(view, '--json', '--admin-address', ADMIN);
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(JSON.parse(r.out), (await api(pathname)).json, view);
@@ -128,7 +160,15 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
 
   test('the token-guarded benchmark route runs test-run on the loaded programs', async () => {
     const post = (headers: Record<string, string>) =>
-      admin.request({ op: 'status', host: '127.0.0.1', port: 10249, path: '/v1/bench/datapath', method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"repeat":1000}' });
+      admin.request({
+        op: 'status',
+        host: '127.0.0.1',
+        port: 10249,
+        path: '/v1/bench/datapath',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"repeat":1000}',
+      });
     assert.equal((await post({})).status, 401);
     const r = await post({ authorization: `Bearer ${TOKEN}` });
     assert.equal(r.status, 200, r.body);
@@ -151,7 +191,9 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
       await page.waitForSelector('[data-reason="ct_new"]');
       const before = await ctNew();
       await client.request({ op: 'http', host: VIP, port: 80, count: 50, concurrency: 4 });
-      await page.waitForFunction((n) => Number(document.querySelector('[data-reason="ct_new"] td:nth-child(2)')?.textContent ?? 0) >= n + 50, before, { timeout: 10_000 });
+      await page.waitForFunction((n) => Number(document.querySelector('[data-reason="ct_new"] td:nth-child(2)')?.textContent ?? 0) >= n + 50, before, {
+        timeout: 10_000,
+      });
       assert.ok((await page.locator('.bar').count()) >= 3, 'Maglev share bars');
       const artifacts = path.join(repoRoot, 'test-artifacts');
       mkdirSync(artifacts, { recursive: true });

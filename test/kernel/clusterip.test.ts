@@ -51,7 +51,13 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
   }
 
   function dnsService(name: string, ip: string, endpoints: Pod[]): string {
-    return serviceManifest(name, ip, [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], [{ name: 'dns', port: 5353, protocol: 'UDP' }], endpoints.map((p) => ({ ip: p.ip })));
+    return serviceManifest(
+      name,
+      ip,
+      [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }],
+      [{ name: 'dns', port: 5353, protocol: 'UDP' }],
+      endpoints.map((p) => ({ ip: p.ip })),
+    );
   }
 
   before(async () => {
@@ -68,8 +74,25 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     writeManifest(dir, 'web.yaml', webService([w1, w2, w3]));
     writeManifest(dir, 'dns.yaml', dnsService('dns', '10.96.0.53', [w1, w2, w3]));
     writeManifest(dir, 'dns-shared.yaml', dnsService('dns-shared', '10.96.0.54', [w1, w2, w3]));
-    writeManifest(dir, 'empty.yaml', serviceManifest('empty', '10.96.0.20', [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], [], []));
-    writeManifest(dir, 'solo.yaml', serviceManifest('solo', '10.96.0.30', [{ name: 'http', port: 80, targetPort: 8080 }], [{ name: 'http', port: 8080 }], [{ ip: w1.ip }]));
+    writeManifest(
+      dir,
+      'empty.yaml',
+      serviceManifest(
+        'empty',
+        '10.96.0.20',
+        [
+          { name: 'http', port: 80, targetPort: 8080 },
+          { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' },
+        ],
+        [],
+        [],
+      ),
+    );
+    writeManifest(
+      dir,
+      'solo.yaml',
+      serviceManifest('solo', '10.96.0.30', [{ name: 'http', port: 80, targetPort: 8080 }], [{ name: 'http', port: 8080 }], [{ ip: w1.ip }]),
+    );
     agent = await startAgent(sandbox.nodeNs, agentArgs());
     client = await startPodClient(clientPod.ns);
     clients.push(client);
@@ -171,7 +194,10 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
   test('the admin API reports counters and rejected objects as Prometheus metrics', async () => {
     writeManifest(dir, 'broken.yaml', serviceManifest('broken', '10.96.0.300', [{ name: 'http', port: 80, targetPort: 80 }], [], []));
     await new Promise((r) => setTimeout(r, 500));
-    const metrics = await runIn(sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    const metrics = await runIn(sandbox.nodeNs, process.execPath, [
+      '-e',
+      "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    ]);
     assert.match(metrics, /kbproxy_datapath_packets_total\{reason="ct_new"\} [1-9]\d*/);
     assert.match(metrics, /kbproxy_rejected_objects\{kind="Service"\} 1/);
     assert.match(metrics, /kubeproxy_sync_proxy_rules_last_timestamp_seconds \d+/);
@@ -188,8 +214,14 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
     const svc = native().openPinnedMap(path.join(sandbox.pinDir, 'svc_v4'));
     const backends = native().openPinnedMap(path.join(sandbox.pinDir, 'backends_v4'));
     const snapshot = () => ({
-      svc: svc.keys().map((k) => `${k.toString('hex')}=${svc.lookup(k)?.toString('hex')}`).sort(),
-      backends: backends.keys().map((k) => `${k.toString('hex')}=${backends.lookup(k)?.toString('hex')}`).sort(),
+      svc: svc
+        .keys()
+        .map((k) => `${k.toString('hex')}=${svc.lookup(k)?.toString('hex')}`)
+        .sort(),
+      backends: backends
+        .keys()
+        .map((k) => `${k.toString('hex')}=${backends.lookup(k)?.toString('hex')}`)
+        .sort(),
     });
     try {
       const before = snapshot();

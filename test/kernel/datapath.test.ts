@@ -14,10 +14,30 @@ const VIP = '10.96.0.10';
 const CLIENT = '10.244.1.10';
 const BACKENDS = ['10.244.1.20', '10.244.1.21', '10.244.1.22'];
 
-const web: LbService = lbService('default/web:http', [{ address: VIP, port: 80, protocol: 'TCP' }], BACKENDS.map((address) => ({ address, port: 8080 })));
-const dns: LbService = lbService('default/dns:dns', [{ address: VIP, port: 53, protocol: 'UDP' }], BACKENDS.map((address) => ({ address, port: 5353, protocol: 'UDP' })));
-const empty: LbService = lbService('default/empty:http', [{ address: '10.96.0.11', port: 80, protocol: 'TCP' }, { address: '10.96.0.11', port: 53, protocol: 'UDP' }], []);
-const sticky: LbService = lbService('default/sticky:http', [{ address: '10.96.0.13', port: 80, protocol: 'TCP' }], BACKENDS.map((address) => ({ address, port: 8080 })), { affinityTimeoutSeconds: 60 });
+const web: LbService = lbService(
+  'default/web:http',
+  [{ address: VIP, port: 80, protocol: 'TCP' }],
+  BACKENDS.map((address) => ({ address, port: 8080 })),
+);
+const dns: LbService = lbService(
+  'default/dns:dns',
+  [{ address: VIP, port: 53, protocol: 'UDP' }],
+  BACKENDS.map((address) => ({ address, port: 5353, protocol: 'UDP' })),
+);
+const empty: LbService = lbService(
+  'default/empty:http',
+  [
+    { address: '10.96.0.11', port: 80, protocol: 'TCP' },
+    { address: '10.96.0.11', port: 53, protocol: 'UDP' },
+  ],
+  [],
+);
+const sticky: LbService = lbService(
+  'default/sticky:http',
+  [{ address: '10.96.0.13', port: 80, protocol: 'TCP' }],
+  BACKENDS.map((address) => ({ address, port: 8080 })),
+  { affinityTimeoutSeconds: 60 },
+);
 const self: LbService = lbService('default/self:http', [{ address: '10.96.0.12', port: 80, protocol: 'TCP' }], [{ address: CLIENT, port: 8080 }]);
 
 describe('tc datapath under test-run', () => {
@@ -63,7 +83,14 @@ describe('tc datapath under test-run', () => {
     }
     assert.equal(dp.counters().ct_hit.packets, before.ct_hit.packets + 5);
 
-    const reply = await run(() => toPod, { proto: 'TCP', saddr: first.daddr, daddr: CLIENT, sport: 8080, dport: 40001, tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK });
+    const reply = await run(() => toPod, {
+      proto: 'TCP',
+      saddr: first.daddr,
+      daddr: CLIENT,
+      sport: 8080,
+      dport: 40001,
+      tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK,
+    });
     assert.equal(reply.retval, TC_ACT.OK);
     const back = parseFrame(reply.data);
     assert.equal(back.saddr, VIP);
@@ -97,7 +124,8 @@ describe('tc datapath under test-run', () => {
     }
     assert.equal(dp.counters().affinity_hit.packets, before.affinity_hit.packets + 30);
     const others = new Set<string>();
-    for (let i = 51; i < 81; i++) others.add(parseFrame((await run(() => fromPod, { proto: 'TCP', saddr: `10.244.1.${i}`, daddr: '10.96.0.13', sport: 46000, dport: 80 })).data).daddr);
+    for (let i = 51; i < 81; i++)
+      others.add(parseFrame((await run(() => fromPod, { proto: 'TCP', saddr: `10.244.1.${i}`, daddr: '10.96.0.13', sport: 46000, dport: 80 })).data).daddr);
     assert.ok(others.size > 1, 'other clients still spread');
   });
 
@@ -188,7 +216,14 @@ describe('tc datapath under test-run', () => {
     assert.equal(out.dport, 8080);
     assert.ok(out.ipChecksumOk && out.l4ChecksumOk);
 
-    const reply = await run(() => fromPod, { proto: 'TCP', saddr: CLIENT, daddr: HAIRPIN_ADDRESS, sport: 8080, dport: 43000, tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK });
+    const reply = await run(() => fromPod, {
+      proto: 'TCP',
+      saddr: CLIENT,
+      daddr: HAIRPIN_ADDRESS,
+      sport: 8080,
+      dport: 43000,
+      tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK,
+    });
     assert.equal(reply.retval, TC_ACT.REDIRECT);
     const back = parseFrame(reply.data);
     assert.equal(back.saddr, '10.96.0.12');

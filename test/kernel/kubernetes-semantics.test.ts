@@ -31,7 +31,12 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
     return r.failures ? [`failures:${r.failures}`] : Object.keys(r.byBackend ?? {}).sort();
   };
   const status = async (): Promise<AgentStatus> =>
-    JSON.parse(await runIn(cluster.sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/v1/status').then((r) => r.text()).then((t) => process.stdout.write(t))"])) as AgentStatus;
+    JSON.parse(
+      await runIn(cluster.sandbox.nodeNs, process.execPath, [
+        '-e',
+        "fetch('http://127.0.0.1:10249/v1/status').then((r) => r.text()).then((t) => process.stdout.write(t))",
+      ]),
+    ) as AgentStatus;
 
   before(async () => {
     cluster = await createTestCluster();
@@ -45,11 +50,15 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
     await cluster?.destroy();
   });
 
-  test('internalTrafficPolicy Local: only this node\'s endpoints take the traffic', async () => {
+  test("internalTrafficPolicy Local: only this node's endpoints take the traffic", async () => {
     await cluster.addPod('local-1', { app: 'loc' });
     await cluster.addPod('remote-1', { app: 'loc' }, { nodeName: OTHER_NODE });
     const cluster_ = await service('loc-cluster', { selector: { app: 'loc' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
-    const local = await service('loc-local', { selector: { app: 'loc' }, internalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
+    const local = await service('loc-local', {
+      selector: { app: 'loc' },
+      internalTrafficPolicy: 'Local',
+      ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+    });
     await within(3000, 'Cluster policy uses both nodes', async () => JSON.stringify(await served(cluster_)) === JSON.stringify(['local-1', 'remote-1']));
     await within(3000, 'Local policy uses node-a only', async () => JSON.stringify(await served(local, 80, 100)) === JSON.stringify(['local-1']));
   });
@@ -62,7 +71,13 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
         { name: 'alt', port: 81, targetPort: 8081 },
       ],
     });
-    await within(3000, 'both ports serve both pods', async () => JSON.stringify(await served(ip, 80)) === JSON.stringify(['web-1', 'web-2']) && JSON.stringify(await served(ip, 81)) === JSON.stringify(['web-1', 'web-2']));
+    await within(
+      3000,
+      'both ports serve both pods',
+      async () =>
+        JSON.stringify(await served(ip, 80)) === JSON.stringify(['web-1', 'web-2']) &&
+        JSON.stringify(await served(ip, 81)) === JSON.stringify(['web-1', 'web-2']),
+    );
   });
 
   test('a service without a selector, with hand-written EndpointSlices', async () => {
@@ -84,14 +99,21 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
   });
 
   test('services labelled for another proxy, and headless services, get no dataplane and say why', async () => {
-    const other = await service('other', { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] }, { 'service.kubernetes.io/service-proxy-name': 'someone-else' });
+    const other = await service(
+      'other',
+      { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] },
+      { 'service.kubernetes.io/service-proxy-name': 'someone-else' },
+    );
     await service('stateful', { selector: { app: 'web' }, clusterIP: 'None', ports: [{ name: 'http', port: 80 }] });
     await within(3000, 'both reported', async () => {
       const reasons = (await status()).rejected.map((r) => `${r.key}: ${r.reason}`);
-      return reasons.some((r) => r.startsWith('default/other:') && r.includes('someone-else')) && reasons.some((r) => r.startsWith('default/stateful:') && r.includes('headless'));
+      return (
+        reasons.some((r) => r.startsWith('default/other:') && r.includes('someone-else')) &&
+        reasons.some((r) => r.startsWith('default/stateful:') && r.includes('headless'))
+      );
     });
     const r = await client.request({ op: 'connect', host: other, port: 80, timeoutMs: 1000 });
-    assert.notEqual(r.outcome, 'connected', 'another proxy\'s service is not served here');
+    assert.notEqual(r.outcome, 'connected', "another proxy's service is not served here");
   });
 
   test('terminating endpoints take new flows only when no ready one exists', async () => {
@@ -101,16 +123,25 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
     await cluster.deletePod('term-1', 300);
     await within(3000, 'only the ready one', async () => JSON.stringify(await served(ip, 80, 100)) === JSON.stringify(['term-2']));
     await cluster.deletePod('term-2', 300);
-    await within(3000, 'both terminating: both serve again (fallback)', async () => JSON.stringify(await served(ip, 80, 100)) === JSON.stringify(['term-1', 'term-2']));
+    await within(
+      3000,
+      'both terminating: both serve again (fallback)',
+      async () => JSON.stringify(await served(ip, 80, 100)) === JSON.stringify(['term-1', 'term-2']),
+    );
   });
 
   test('an object the agent refuses (10,000 ports) is reported and counted; every other service keeps working', async () => {
     const ports = Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, port: 1 + i, targetPort: 8080 }));
     await service('huge', { selector: { app: 'web' }, ports });
     await within(5000, 'refusal reported', async () => (await status()).rejected.some((r) => r.key === 'default/huge' && /more than 100 ports/.test(r.reason)));
-    const metrics = await runIn(cluster.sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    const metrics = await runIn(cluster.sandbox.nodeNs, process.execPath, [
+      '-e',
+      "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    ]);
     assert.match(metrics, /kbproxy_rejected_objects\{kind="Service"\} [1-9]/);
-    const multi = (await cluster.kube({ op: 'list', apiVersion: 'v1', kind: 'Service', namespace: 'default' })).object as { items: { metadata: { name: string }; spec: { clusterIP: string } }[] };
+    const multi = (await cluster.kube({ op: 'list', apiVersion: 'v1', kind: 'Service', namespace: 'default' })).object as {
+      items: { metadata: { name: string }; spec: { clusterIP: string } }[];
+    };
     const ip = multi.items.find((s) => s.metadata.name === 'multi')?.spec.clusterIP ?? '';
     assert.deepEqual(await served(ip), ['web-1', 'web-2']);
   });

@@ -49,7 +49,9 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     cluster = await createTestCluster();
     const clientPod = await cluster.sandbox.addPod('client');
     client = await startPodClient(clientPod.ns);
-    agent = await startAgent(cluster.sandbox.nodeNs, ['--kubeconfig', cluster.cp.kubeconfig, '--pin-dir', cluster.sandbox.pinDir, '--node-name', NODE_NAME], { log: process.env.KBP_LOG_AGENT === '1' });
+    agent = await startAgent(cluster.sandbox.nodeNs, ['--kubeconfig', cluster.cp.kubeconfig, '--pin-dir', cluster.sandbox.pinDir, '--node-name', NODE_NAME], {
+      log: process.env.KBP_LOG_AGENT === '1',
+    });
     await within(5000, 'the kubernetes service programmed', async () => mapSizes()[0] === 1);
     baseline = mapSizes();
   });
@@ -64,7 +66,12 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     const started = Date.now();
     const created = await cluster.kube({
       op: 'apply',
-      object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+      },
     });
     vip = (created.object as { spec: { clusterIP: string } }).spec.clusterIP;
     assert.match(vip, /^10\.96\./);
@@ -79,7 +86,10 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     await within(3000, 'one backend', async () => sameSet(await backendsSeen(40), ['web-1']));
     const after = await backendsSeen(300);
     assert.deepEqual(Object.keys(after), ['web-1'], `deleted pods still served: ${JSON.stringify(after)}`);
-    const metrics = await runIn(cluster.sandbox.nodeNs, process.execPath, ['-e', "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    const metrics = await runIn(cluster.sandbox.nodeNs, process.execPath, [
+      '-e',
+      "fetch('http://127.0.0.1:10249/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    ]);
     const programmed = Number(metrics.match(/kubeproxy_network_programming_duration_seconds_count (\d+)/)?.[1] ?? 0);
     assert.ok(programmed >= 2, `network programming latency observed ${programmed} times`);
   });

@@ -60,18 +60,55 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   function manifests(webEndpoints: Endpoint[]): string {
     const onA = endpoints.filter((e) => e.node === nodeA());
     const docs = [
-      ...topo.nodes.map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, status: { addresses: [{ type: 'InternalIP', address: n.address }] } })),
-      service('web', '10.96.0.10', { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }, { name: 'line', port: 9000, targetPort: 9000, nodePort: 30900 }] }),
-      slice('web', [{ name: 'http', port: 8080 }, { name: 'line', port: 9000 }], webEndpoints),
-      service('local', '10.96.0.11', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 32082, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30082 }] }),
+      ...topo.nodes.map((n) => ({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: n.name },
+        status: { addresses: [{ type: 'InternalIP', address: n.address }] },
+      })),
+      service('web', '10.96.0.10', {
+        type: 'NodePort',
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080, nodePort: 30080 },
+          { name: 'line', port: 9000, targetPort: 9000, nodePort: 30900 },
+        ],
+      }),
+      slice(
+        'web',
+        [
+          { name: 'http', port: 8080 },
+          { name: 'line', port: 9000 },
+        ],
+        webEndpoints,
+      ),
+      service('local', '10.96.0.11', {
+        type: 'LoadBalancer',
+        externalTrafficPolicy: 'Local',
+        healthCheckNodePort: 32082,
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30082 }],
+      }),
       slice('local', [{ name: 'http', port: 8080 }], onA.slice(0, 1)),
       service(
         'lb',
         '10.96.0.12',
-        { type: 'LoadBalancer', externalIPs: [EXTERNAL_IP], ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30083 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30053 }] },
+        {
+          type: 'LoadBalancer',
+          externalIPs: [EXTERNAL_IP],
+          ports: [
+            { name: 'http', port: 80, targetPort: 8080, nodePort: 30083 },
+            { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30053 },
+          ],
+        },
         { loadBalancer: { ingress: [{ ip: LB_IP }] } },
       ),
-      slice('lb', [{ name: 'http', port: 8080 }, { name: 'dns', port: 5353, protocol: 'UDP' }], endpoints),
+      slice(
+        'lb',
+        [
+          { name: 'http', port: 8080 },
+          { name: 'dns', port: 5353, protocol: 'UDP' },
+        ],
+        endpoints,
+      ),
       service(
         'restricted',
         '10.96.0.13',
@@ -79,7 +116,13 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
         { loadBalancer: { ingress: [{ ip: RESTRICTED_LB_IP }] } },
       ),
       slice('restricted', [{ name: 'http', port: 8080 }], endpoints),
-      service('none', '10.96.0.14', { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30085 }, { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30086 }] }),
+      service('none', '10.96.0.14', {
+        type: 'NodePort',
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080, nodePort: 30085 },
+          { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP', nodePort: 30086 },
+        ],
+      }),
     ];
     return docs.map((d) => stringify(d)).join('---\n');
   }
@@ -114,7 +157,18 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
     writeManifest(dir, 'cluster.yaml', manifests(endpoints));
     hostCgroup = createTestCgroup(`kbp-${topo.runId}-host`);
     for (const node of topo.nodes) {
-      const args = ['--manifests', dir, '--node-name', node.name, '--node-interface', 'eth0', '--pin-dir', node.sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS];
+      const args = [
+        '--manifests',
+        dir,
+        '--node-name',
+        node.name,
+        '--node-interface',
+        'eth0',
+        '--pin-dir',
+        node.sandbox.pinDir,
+        '--hairpin-address',
+        HAIRPIN_ADDRESS,
+      ];
       // node-a's host-network clients: the processes of a cgroup made for this test.
       if (node === nodeA()) args.push('--host-cgroup', hostCgroup.path);
       agents.push(await startAgent(node.sandbox.nodeNs, args));
@@ -204,7 +258,10 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   test("a pod reaches its own node's node port and a load-balancer IP", async () => {
     const podClient = await startPodClient(clientA.ns);
     try {
-      for (const [host, port] of [[nodeA().address, 30080], [LB_IP, 80]] as const) {
+      for (const [host, port] of [
+        [nodeA().address, 30080],
+        [LB_IP, 80],
+      ] as const) {
         const r = await podClient.request({ op: 'http', host, port, count: 60, concurrency: 4 });
         assert.equal(r.failures, 0, `${host}:${port}: ${JSON.stringify(r.errors)}`);
         assert.deepEqual(Object.keys(r.byBackend ?? {}).sort(), endpoints.map((e) => e.pod.name).sort(), `${host}:${port}`);

@@ -19,7 +19,12 @@ after(() => {
   removePinDir(pinDir);
 });
 
-const web = (backends: number[]) => lbService('ns/web:http', [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }], backends.map((i) => ({ address: `10.244.1.${i}`, port: 8080 })));
+const web = (backends: number[]) =>
+  lbService(
+    'ns/web:http',
+    [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }],
+    backends.map((i) => ({ address: `10.244.1.${i}`, port: 8080 })),
+  );
 
 test('one backend replaced: the same inner map, patched; grown past the table size: a fresh map', () => {
   const maglev = dp.obj.map('maglev_v4');
@@ -40,7 +45,10 @@ test('one backend replaced: the same inner map, patched; grown past the table si
     // What the reconciler believes is what the kernel holds, slot for slot.
     const kernel = new KernelServiceMaps(native(), openServiceMaps(dp.obj)).dump();
     assert.deepEqual(kernel.tables, dp.reconciler.state.tables);
-    assert.ok([...(kernel.tables.get(svcId) ?? [])].every((id) => kernel.backends.has(id)), 'every slot names a live backend');
+    assert.ok(
+      [...(kernel.tables.get(svcId) ?? [])].every((id) => kernel.backends.has(id)),
+      'every slot names a live backend',
+    );
   } finally {
     maglev.close();
   }

@@ -21,17 +21,36 @@ const LOCAL_BACKEND = '10.244.1.20';
 const REMOTE_BACKEND = '10.244.2.20';
 const LB_IP = '198.18.0.10';
 
-const local = lbService('ns/local:http', [{ address: NODE, port: 30080, protocol: 'TCP' }], [{ address: LOCAL_BACKEND, port: 8080, local: true }], { external: 'nodePort' });
-const remote = lbService('ns/remote:http', [{ address: NODE, port: 30081, protocol: 'TCP' }], [{ address: REMOTE_BACKEND, port: 8080, local: false }], { external: 'nodePort' });
-const remoteUdp = lbService('ns/remote:dns', [{ address: NODE, port: 30053, protocol: 'UDP' }], [{ address: REMOTE_BACKEND, port: 5353, local: false }], { external: 'nodePort' });
+const local = lbService('ns/local:http', [{ address: NODE, port: 30080, protocol: 'TCP' }], [{ address: LOCAL_BACKEND, port: 8080, local: true }], {
+  external: 'nodePort',
+});
+const remote = lbService('ns/remote:http', [{ address: NODE, port: 30081, protocol: 'TCP' }], [{ address: REMOTE_BACKEND, port: 8080, local: false }], {
+  external: 'nodePort',
+});
+const remoteUdp = lbService('ns/remote:dns', [{ address: NODE, port: 30053, protocol: 'UDP' }], [{ address: REMOTE_BACKEND, port: 5353, local: false }], {
+  external: 'nodePort',
+});
 // externalTrafficPolicy Local on a node without local endpoints: compiled with an empty table.
 const noLocal = lbService('ns/nolocal:http', [{ address: NODE, port: 30082, protocol: 'TCP' }], [], { external: 'nodePort', localOnly: true });
-const sticky = lbService('ns/sticky:http', [{ address: NODE, port: 30085, protocol: 'TCP' }], [20, 21, 22, 23].map((i) => ({ address: `10.244.1.${i}`, port: 8080, local: true })), {
-  external: 'nodePort',
-  affinityTimeoutSeconds: 60,
-});
+const sticky = lbService(
+  'ns/sticky:http',
+  [{ address: NODE, port: 30085, protocol: 'TCP' }],
+  [20, 21, 22, 23].map((i) => ({ address: `10.244.1.${i}`, port: 8080, local: true })),
+  {
+    external: 'nodePort',
+    affinityTimeoutSeconds: 60,
+  },
+);
 // No endpoints at all: refused, as kube-proxy does.
-const empty = lbService('ns/empty:http', [{ address: NODE, port: 30083, protocol: 'TCP' }, { address: NODE, port: 30084, protocol: 'UDP' }], [], { external: 'nodePort' });
+const empty = lbService(
+  'ns/empty:http',
+  [
+    { address: NODE, port: 30083, protocol: 'TCP' },
+    { address: NODE, port: 30084, protocol: 'UDP' },
+  ],
+  [],
+  { external: 'nodePort' },
+);
 const ranged = lbService('ns/ranged:http', [{ address: LB_IP, port: 80, protocol: 'TCP' }], [{ address: LOCAL_BACKEND, port: 8080, local: true }], {
   external: 'loadBalancerIP',
   sourceRanges: ['192.168.0.0/16'],
@@ -110,7 +129,15 @@ describe('xdp datapath under test-run', () => {
     assert.deepEqual([again.saddr, again.sport, again.daddr], [NODE, out.sport, REMOTE_BACKEND]);
 
     // The reply comes back to the node and goes to the client, from the node port.
-    const reply = await xdp({ proto: 'TCP', saddr: REMOTE_BACKEND, daddr: NODE, sport: 8080, dport: out.sport, tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK, srcMac: NODE_B_MAC });
+    const reply = await xdp({
+      proto: 'TCP',
+      saddr: REMOTE_BACKEND,
+      daddr: NODE,
+      sport: 8080,
+      dport: out.sport,
+      tcpFlags: TCP_FLAGS.SYN | TCP_FLAGS.ACK,
+      srcMac: NODE_B_MAC,
+    });
     assert.equal(reply.retval, XDP.TX);
     const back = parseFrame(reply.data);
     assert.deepEqual([back.saddr, back.sport, back.daddr, back.dport], [NODE, 30081, CLIENT, 40002]);
@@ -123,7 +150,9 @@ describe('xdp datapath under test-run', () => {
     assert.equal(res.retval, XDP.TX);
     const out = parseFrame(res.data);
     assert.ok(out.l4ChecksumOk, 'UDP checksum');
-    const reply = parseFrame((await xdp({ proto: 'UDP', saddr: REMOTE_BACKEND, daddr: NODE, sport: 5353, dport: out.sport, payload: Buffer.from('answer') })).data);
+    const reply = parseFrame(
+      (await xdp({ proto: 'UDP', saddr: REMOTE_BACKEND, daddr: NODE, sport: 5353, dport: out.sport, payload: Buffer.from('answer') })).data,
+    );
     assert.deepEqual([reply.saddr, reply.sport, reply.daddr, reply.dport], [NODE, 30053, CLIENT, 40003]);
     assert.ok(reply.l4ChecksumOk, 'UDP checksum');
   });
@@ -144,7 +173,9 @@ describe('xdp datapath under test-run', () => {
   });
 
   test('no endpoints: a TCP RST and an ICMP port unreachable go back to the client, from the node port', async () => {
-    const [tcp, counted] = await delta('reject_no_backend', () => xdp({ proto: 'TCP', saddr: CLIENT, daddr: NODE, sport: 40010, dport: 30083, seq: 5000, srcMac: CLIENT_MAC }));
+    const [tcp, counted] = await delta('reject_no_backend', () =>
+      xdp({ proto: 'TCP', saddr: CLIENT, daddr: NODE, sport: 40010, dport: 30083, seq: 5000, srcMac: CLIENT_MAC }),
+    );
     assert.equal(tcp.retval, XDP.TX);
     assert.equal(counted, 1);
     const rst = parseFrame(tcp.data);

@@ -14,7 +14,11 @@ import { MemoryServiceMaps } from '../helpers/memory-maps.js';
 import { lbService } from '../../harness/services.js';
 
 const TOKEN = 'test-token-0123456789';
-const web = lbService('shop/web:http', [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }], [1, 2, 3].map((i) => ({ address: `10.244.1.${i}`, port: 8080 })));
+const web = lbService(
+  'shop/web:http',
+  [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }],
+  [1, 2, 3].map((i) => ({ address: `10.244.1.${i}`, port: 8080 })),
+);
 const dns = lbService('kube-system/dns:dns', [{ address: '10.96.0.53', port: 53, protocol: 'UDP' }], [{ address: '10.244.1.9', port: 5353, protocol: 'UDP' }]);
 
 function fakeSource(maps: MemoryServiceMaps): AdminSource {
@@ -22,7 +26,18 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
   const backendId = [...maps.state.backends.entries()].find(([, b]) => b.ip === '10.244.1.1')?.[0] ?? 0;
   const svcId = [...maps.state.frontends.values()].find((f) => f.key.vip === '10.96.0.10')?.value.svcId ?? 0;
   return {
-    status: () => ({ ready: true, generation: 3, lastSyncAt: new Date().toISOString(), lastError: null, lastSyncOps: 0, lastSyncMs: 1.5, services: 2, backends: 4, interfaces: ['veth1'], rejected: [{ kind: 'Service', key: 'shop/old', reason: 'headless' }] }),
+    status: () => ({
+      ready: true,
+      generation: 3,
+      lastSyncAt: new Date().toISOString(),
+      lastError: null,
+      lastSyncOps: 0,
+      lastSyncMs: 1.5,
+      services: 2,
+      backends: 4,
+      interfaces: ['veth1'],
+      rejected: [{ kind: 'Service', key: 'shop/old', reason: 'headless' }],
+    }),
     counters: () => counters,
     metrics: async () => '# HELP x y\nx 1\n',
     services: () => [web, dns],
@@ -32,11 +47,33 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
       entries: [
         {
           key: { saddr: '10.244.1.50', daddr: '10.96.0.10', sport: 40000, dport: 80, proto: IPPROTO.TCP, dir: CtDir.service },
-          entry: { expiresNs: 1_030_000_000_000n, packets: 7n, bytes: 900n, backendId, revnatId: 1, svcId, clientIp: '10.244.1.50', flags: 0, clientPort: 0, natPort: 0 },
+          entry: {
+            expiresNs: 1_030_000_000_000n,
+            packets: 7n,
+            bytes: 900n,
+            backendId,
+            revnatId: 1,
+            svcId,
+            clientIp: '10.244.1.50',
+            flags: 0,
+            clientPort: 0,
+            natPort: 0,
+          },
         },
         {
           key: { saddr: '10.244.1.1', daddr: '10.244.1.50', sport: 8080, dport: 40000, proto: IPPROTO.TCP, dir: CtDir.reply },
-          entry: { expiresNs: 1_030_000_000_000n, packets: 6n, bytes: 800n, backendId, revnatId: 1, svcId, clientIp: '10.244.1.50', flags: 0, clientPort: 0, natPort: 0 },
+          entry: {
+            expiresNs: 1_030_000_000_000n,
+            packets: 6n,
+            bytes: 800n,
+            backendId,
+            revnatId: 1,
+            svcId,
+            clientIp: '10.244.1.50',
+            flags: 0,
+            clientPort: 0,
+            natPort: 0,
+          },
         },
       ],
     }),
@@ -70,7 +107,10 @@ describe('admin API routes', () => {
 
   test('services: frontends, backends with their Maglev shares, no drift when the maps agree', async () => {
     const { services, orphanFrontends } = (await get('/v1/services')).json();
-    assert.deepEqual(services.map((s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`), ['kube-system/dns', 'shop/web']);
+    assert.deepEqual(
+      services.map((s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`),
+      ['kube-system/dns', 'shop/web'],
+    );
     assert.deepEqual(orphanFrontends, []);
     const one = (await get('/v1/services/shop/web')).json();
     assert.deepEqual(one.drift, []);
@@ -79,7 +119,10 @@ describe('admin API routes', () => {
     assert.deepEqual(port.frontends, ['10.96.0.10:80/TCP']);
     const shares = port.backends.map((b: { share: number }) => b.share);
     assert.ok(Math.abs(shares.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-9, 'shares sum to 1');
-    assert.ok(shares.every((s: number) => s > 0.3 && s < 0.37), `Maglev balance ${shares}`);
+    assert.ok(
+      shares.every((s: number) => s > 0.3 && s < 0.37),
+      `Maglev balance ${shares}`,
+    );
   });
 
   test('drift: a table changed behind the agent is reported, as is a stray frontend', async () => {
@@ -88,7 +131,10 @@ describe('admin API routes', () => {
     assert.ok(table);
     const saved = Uint32Array.from(table);
     table.fill(table[0] ?? 0);
-    maps.state.frontends.set('stray', { key: { vip: '10.96.9.9', port: 1, proto: 6, scope: 0 }, value: { svcId: 999, revnatId: 0, lbSize: 0, backendCount: 0, flags: 0, affinityTimeout: 0 } });
+    maps.state.frontends.set('stray', {
+      key: { vip: '10.96.9.9', port: 1, proto: 6, scope: 0 },
+      value: { svcId: 999, revnatId: 0, lbSize: 0, backendCount: 0, flags: 0, affinityTimeout: 0 },
+    });
     try {
       const one = (await get('/v1/services/shop/web')).json();
       assert.match(one.drift.join('\n'), /Maglev table differs in \d+ of 509 slots/);
@@ -108,13 +154,22 @@ describe('admin API routes', () => {
     assert.equal(Object.keys(maglev.tables[0].shares).length, 3);
     const ct = (await get('/v1/conntrack?service=shop/web&limit=10')).json();
     assert.equal(ct.total, 1, 'the client leg only');
-    assert.deepEqual([ct.connections[0].client, ct.connections[0].frontend, ct.connections[0].backend, ct.connections[0].expiresInSeconds], ['10.244.1.50:40000', '10.96.0.10:80', '10.244.1.1:8080', 30]);
+    assert.deepEqual(
+      [ct.connections[0].client, ct.connections[0].frontend, ct.connections[0].backend, ct.connections[0].expiresInSeconds],
+      ['10.244.1.50:40000', '10.96.0.10:80', '10.244.1.1:8080', 30],
+    );
     assert.equal((await get('/v1/conntrack?service=kube-system/dns')).json().total, 0);
     assert.equal((await get('/v1/conntrack?offset=1')).json().connections.length, 0);
   });
 
   test('bad input is a 400 with a message', async () => {
-    for (const url of ['/v1/conntrack?limit=abc', '/v1/conntrack?limit=100000', '/v1/conntrack?service=Not_A_Service', '/v1/services/UPPER/x', '/v1/maglev/ns/bad_name']) {
+    for (const url of [
+      '/v1/conntrack?limit=abc',
+      '/v1/conntrack?limit=100000',
+      '/v1/conntrack?service=Not_A_Service',
+      '/v1/services/UPPER/x',
+      '/v1/maglev/ns/bad_name',
+    ]) {
       const r = await get(url);
       assert.equal(r.statusCode, 400, url);
       assert.ok(r.json().message, url);
@@ -122,19 +177,28 @@ describe('admin API routes', () => {
     }
     const body = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: -1 } });
     assert.equal(body.statusCode, 400);
-    const big = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ repeat: 1, pad: 'x'.repeat(100_000) }) });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/v1/bench/datapath',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ repeat: 1, pad: 'x'.repeat(100_000) }),
+    });
     assert.equal(big.statusCode, 413, 'bodies are bounded');
     assert.equal(big.json().code, ErrorCode.BodyTooLarge);
   });
 
   test('unknown services are a 404', async () => {
-    for (const url of ['/v1/services/shop/nope', '/v1/maglev/shop/nope', '/v1/conntrack?service=shop/nope']) assert.equal((await get(url)).statusCode, 404, url);
+    for (const url of ['/v1/services/shop/nope', '/v1/maglev/shop/nope', '/v1/conntrack?service=shop/nope'])
+      assert.equal((await get(url)).statusCode, 404, url);
     for (const url of ['/v1/services/shop/nope', '/v1/nothing-here']) assert.equal((await get(url)).json().code, ErrorCode.NotFound, url);
   });
 
   test('acting routes need the bearer token', async () => {
     assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).statusCode, 401);
-    assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: 'Bearer wrong' }, payload: { repeat: 10 } })).statusCode, 401);
+    assert.equal(
+      (await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: 'Bearer wrong' }, payload: { repeat: 10 } })).statusCode,
+      401,
+    );
     assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).json().code, ErrorCode.Unauthorized);
     const ok = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: 10 } });
     assert.equal(ok.statusCode, 200);
@@ -163,7 +227,9 @@ describe('admin API routes', () => {
     });
     const codes = new Set<string>(Object.values(ErrorCode));
     try {
-      const replies = await Promise.all(['/v1/stats', '/v1/bench', '/v1/nothing-here', '/v1/conntrack?limit=0', '/v1/maglev/shop/nope'].map((url) => failing.inject({ method: 'GET', url })));
+      const replies = await Promise.all(
+        ['/v1/stats', '/v1/bench', '/v1/nothing-here', '/v1/conntrack?limit=0', '/v1/maglev/shop/nope'].map((url) => failing.inject({ method: 'GET', url })),
+      );
       replies.push(await failing.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 1 } }));
       for (const r of replies) {
         const body = r.json();
@@ -197,8 +263,24 @@ describe('admin API routes', () => {
   test('the OpenAPI document validates and lists every route', async () => {
     const doc = (await get('/docs/json')).json();
     await SwaggerParser.validate(structuredClone(doc));
-    const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-    for (const route of ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /v1/status', 'GET /v1/stats', 'GET /v1/rejected', 'GET /v1/services', 'GET /v1/services/{namespace}/{name}', 'GET /v1/backends', 'GET /v1/maglev/{namespace}/{name}', 'GET /v1/conntrack', 'GET /v1/bench', 'POST /v1/bench/datapath']) {
+    const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    for (const route of [
+      'GET /healthz',
+      'GET /readyz',
+      'GET /metrics',
+      'GET /v1/status',
+      'GET /v1/stats',
+      'GET /v1/rejected',
+      'GET /v1/services',
+      'GET /v1/services/{namespace}/{name}',
+      'GET /v1/backends',
+      'GET /v1/maglev/{namespace}/{name}',
+      'GET /v1/conntrack',
+      'GET /v1/bench',
+      'POST /v1/bench/datapath',
+    ]) {
       assert.ok(listed.includes(route), `${route} in ${listed.join(', ')}`);
     }
   });

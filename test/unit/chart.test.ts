@@ -21,7 +21,9 @@ type Doc = { kind: string; metadata: { name: string }; spec?: any; rules?: any[]
 function render(...set: string[]): Doc[] {
   // The release this repository tests against (helm built from source assumes a far older one).
   const out = helm('template', 'kbp', chart, '--namespace', 'kube-system', '--kube-version', '1.36.3', ...set.flatMap((s) => ['--set', s]));
-  return parseAllDocuments(out).map((d) => d.toJS() as Doc).filter(Boolean);
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as Doc)
+    .filter(Boolean);
 }
 
 const daemonSet = (docs: Doc[]) => {
@@ -72,6 +74,18 @@ test('options: the token from a Secret; no node interface, no host cgroup', () =
 test('RBAC: read access to services, endpointslices and nodes, nothing else', () => {
   const role = render().find((d) => d.kind === 'ClusterRole');
   assert.ok(role?.rules);
-  const granted = role.rules.flatMap((r) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${r.apiGroups[0] || 'core'}/${res}:${v}`)));
-  assert.deepEqual(granted.sort(), ['core/nodes:get', 'core/nodes:list', 'core/nodes:watch', 'core/services:get', 'core/services:list', 'core/services:watch', 'discovery.k8s.io/endpointslices:get', 'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch']);
+  const granted = role.rules.flatMap((r) =>
+    (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${r.apiGroups[0] || 'core'}/${res}:${v}`)),
+  );
+  assert.deepEqual(granted.sort(), [
+    'core/nodes:get',
+    'core/nodes:list',
+    'core/nodes:watch',
+    'core/services:get',
+    'core/services:list',
+    'core/services:watch',
+    'discovery.k8s.io/endpointslices:get',
+    'discovery.k8s.io/endpointslices:list',
+    'discovery.k8s.io/endpointslices:watch',
+  ]);
 });

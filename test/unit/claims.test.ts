@@ -9,7 +9,11 @@ import { lbService } from '../../harness/services.js';
 
 /** Service n with frontends 10.96.0.<f>:80 for each f in `frontends` (few addresses, so they collide). */
 function service(n: number, frontends: number[]): LbService {
-  return lbService(`ns/svc${n}:http`, frontends.map((f) => ({ address: `10.96.0.${f}`, port: 80, protocol: 'TCP' as const })), []);
+  return lbService(
+    `ns/svc${n}:http`,
+    frontends.map((f) => ({ address: `10.96.0.${f}`, port: 80, protocol: 'TCP' as const })),
+    [],
+  );
 }
 
 const keys = (services: readonly LbService[]) => services.map((s) => s.key).sort();

@@ -94,12 +94,19 @@ describe('compiler behaviour', () => {
 
   test('10,000 ports are refused, and the other services keep compiling', () => {
     const state = new ClusterState({ name: 'node-a' });
-    const huge = { kind: 'Service', metadata: { name: 'huge', namespace: 'ns' }, spec: { clusterIP: '10.96.9.9', ports: Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, port: 1 + i })) } };
+    const huge = {
+      kind: 'Service',
+      metadata: { name: 'huge', namespace: 'ns' },
+      spec: { clusterIP: '10.96.9.9', ports: Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, port: 1 + i })) },
+    };
     const r = state.upsert(huge);
     assert.ok('rejection' in r);
     assert.match(r.rejection.reason, /more than 100 ports/);
     state.upsert({ kind: 'Service', metadata: { name: 'ok', namespace: 'ns' }, spec: { clusterIP: '10.96.9.10', ports: [{ name: 'http', port: 80 }] } });
-    assert.deepEqual(compile(state).services.map((s) => s.key), ['ns/ok:http/internal']);
+    assert.deepEqual(
+      compile(state).services.map((s) => s.key),
+      ['ns/ok:http/internal'],
+    );
   });
 
   test('the same endpoints in another order compile to the same tables', () => {

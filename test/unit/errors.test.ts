@@ -18,7 +18,10 @@ describe('error catalog', () => {
     const ids = new IdAllocator(2);
     ids.allocate();
     ids.allocate();
-    assert.throws(() => ids.allocate(), (err) => err instanceof KbpError && err.code === ErrorCode.IdSpaceExhausted);
+    assert.throws(
+      () => ids.allocate(),
+      (err) => err instanceof KbpError && err.code === ErrorCode.IdSpaceExhausted,
+    );
     assert.throws(() => tableSize(1, 100), { code: 'KBP_NO_TABLE_SIZE' });
     for (const bad of ['10249', ':10249', '127.0.0.1:70000']) assert.throws(() => parseHostPort(bad), { code: 'KBP_INVALID_CONFIG' }, bad);
   });

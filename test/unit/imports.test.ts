@@ -35,7 +35,10 @@ function tsFiles(dir: string): string[] {
 /** Every relative import of a file, resolved to a path inside the repository. */
 function imports(file: string): string[] {
   const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
-  return info.importedFiles.map((f) => f.fileName).filter((f) => f.startsWith('.')).map((f) => path.relative(repoRoot, path.resolve(path.dirname(file), f)));
+  return info.importedFiles
+    .map((f) => f.fileName)
+    .filter((f) => f.startsWith('.'))
+    .map((f) => path.relative(repoRoot, path.resolve(path.dirname(file), f)));
 }
 
 /** The layer name of a path under src/: its first folder, or the file itself. */
@@ -49,7 +52,8 @@ test('every import inside src/ goes down the layers, and none leaves src/', () =
     assert.ok(own !== undefined, `${from} is in no layer: add its folder to LAYERS`);
     for (const target of imports(file)) {
       if (!target.startsWith(`src${path.sep}`)) wrong.push(`${from} imports ${target}, outside the agent`);
-      else if (layerOf(target) !== layerOf(from) && (rank.get(layerOf(target)) ?? Infinity) >= own) wrong.push(`${from} imports ${target}, a layer not below its own`);
+      else if (layerOf(target) !== layerOf(from) && (rank.get(layerOf(target)) ?? Infinity) >= own)
+        wrong.push(`${from} imports ${target}, a layer not below its own`);
     }
   }
   assert.deepEqual(wrong, []);
@@ -69,5 +73,8 @@ test('the harness and the benchmarks use the agent and the harness only, never t
 
 test('the published package holds the agent only', () => {
   const files = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { files: string[] }).files;
-  assert.ok(files.every((f) => /^(dist\/src\/|bpf\/build\/|native\/build\/)/.test(f)), `package.json files: ${files.join(', ')}`);
+  assert.ok(
+    files.every((f) => /^(dist\/src\/|bpf\/build\/|native\/build\/)/.test(f)),
+    `package.json files: ${files.join(', ')}`,
+  );
 });

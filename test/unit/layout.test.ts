@@ -35,7 +35,11 @@ function btfTypes(dump: string) {
     const t = types.get(id);
     return t?.size ?? (t?.ref === undefined ? undefined : sizeOf(t.ref));
   };
-  return { structs: new Map([...types.values()].filter((t) => t.kind === 'STRUCT').map((t) => [t.name, t])), sizeOf, nameOf: (id: number) => types.get(id)?.name };
+  return {
+    structs: new Map([...types.values()].filter((t) => t.kind === 'STRUCT').map((t) => [t.name, t])),
+    sizeOf,
+    nameOf: (id: number) => types.get(id)?.name,
+  };
 }
 
 test('struct sizes match the BTF of the datapath object', () => {
@@ -53,7 +57,11 @@ test('every member of every struct sits at the same offset with the same size an
     assert.ok(c, `struct ${layout.name} is in the object's BTF`);
     // Explicit padding is C's business; every other member must be declared in TypeScript.
     const cMembers = c.members.filter((m) => m.name !== 'pad');
-    assert.deepEqual(layout.members.map((m) => m.cName), cMembers.map((m) => m.name), `members of struct ${layout.name}`);
+    assert.deepEqual(
+      layout.members.map((m) => m.cName),
+      cMembers.map((m) => m.name),
+      `members of struct ${layout.name}`,
+    );
     for (const [i, m] of layout.members.entries()) {
       const cm = cMembers[i];
       assert.ok(cm);

@@ -56,8 +56,14 @@ describe('maglev', () => {
     const size = tableSize(all.length);
     const sorted = [...all].sort();
     const rest = sorted.filter((b) => b !== removed);
-    const before = populate(sorted.map((b) => permutationOf(b, size)), size);
-    const after = populate(rest.map((b) => permutationOf(b, size)), size);
+    const before = populate(
+      sorted.map((b) => permutationOf(b, size)),
+      size,
+    );
+    const after = populate(
+      rest.map((b) => permutationOf(b, size)),
+      size,
+    );
     let moved = 0;
     for (let s = 0; s < size; s++) if (sorted[before[s] ?? 0] !== rest[after[s] ?? 0]) moved++;
     return { moved, size };

@@ -6,17 +6,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readManifests, watchManifests, type ManifestSnapshot } from '../../src/sources/manifests.js';
 
-const service = (name: string) => `apiVersion: v1\nkind: Service\nmetadata: { name: ${name}, namespace: ns }\nspec: { clusterIP: 10.96.0.1, ports: [{ name: http, port: 80 }] }\n`;
+const service = (name: string) =>
+  `apiVersion: v1\nkind: Service\nmetadata: { name: ${name}, namespace: ns }\nspec: { clusterIP: 10.96.0.1, ports: [{ name: http, port: 80 }] }\n`;
 const names = (s: ManifestSnapshot) => s.objects.map((o) => (o as { metadata: { name: string } }).metadata.name).sort();
 
 test('the directory is followed through adds, edits, renames, removals and broken files', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kbp-manifests-'));
   const snapshots: ManifestSnapshot[] = [];
   let wake: (() => void) | undefined;
-  const stop = watchManifests(dir, (s) => {
-    snapshots.push(s);
-    wake?.();
-  }, { debounceMs: 20 });
+  const stop = watchManifests(
+    dir,
+    (s) => {
+      snapshots.push(s);
+      wake?.();
+    },
+    { debounceMs: 20 },
+  );
   const next = async (change: () => void): Promise<ManifestSnapshot> => {
     const waiting = new Promise<void>((r) => (wake = r));
     change();
@@ -30,10 +35,15 @@ test('the directory is followed through adds, edits, renames, removals and broke
     assert.deepEqual(names(await next(() => writeFileSync(path.join(dir, 'a.yaml'), service('a')))), ['a']);
     assert.deepEqual(names(await next(() => writeFileSync(path.join(dir, 'a.yaml'), `${service('a')}---\n${service('b')}`))), ['a', 'b']);
     assert.deepEqual(
-      names(await next(() => {
-        writeFileSync(path.join(dir, '.c.tmp'), JSON.stringify({ kind: 'List', items: [JSON.parse(JSON.stringify({ kind: 'Service', metadata: { name: 'c' } }))] }));
-        renameSync(path.join(dir, '.c.tmp'), path.join(dir, 'c.json'));
-      })),
+      names(
+        await next(() => {
+          writeFileSync(
+            path.join(dir, '.c.tmp'),
+            JSON.stringify({ kind: 'List', items: [JSON.parse(JSON.stringify({ kind: 'Service', metadata: { name: 'c' } }))] }),
+          );
+          renameSync(path.join(dir, '.c.tmp'), path.join(dir, 'c.json'));
+        }),
+      ),
       ['a', 'b', 'c'],
     );
     const broken = await next(() => writeFileSync(path.join(dir, 'broken.yaml'), 'kind: Service\n  bad: [indent'));
@@ -67,7 +77,12 @@ test('a YAML alias bomb is refused as a broken file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kbp-manifests-'));
   try {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 12; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    for (let i = 1; i < 12; i++)
+      levels.push(
+        `l${i}: &l${i} [${Array(10)
+          .fill(i === 1 ? '*a' : `*l${i - 1}`)
+          .join(', ')}]`,
+      );
     writeFileSync(path.join(dir, 'bomb.yaml'), `${levels.join('\n')}\nkind: Service\n`);
     writeFileSync(path.join(dir, 'ok.yaml'), service('ok'));
     const snapshot = readManifests(dir);

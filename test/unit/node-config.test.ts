@@ -23,6 +23,10 @@ test('0.0.0.0/0 selects every IPv4 address of the namespace but loopback; a CIDR
 
 test("chosen node-port addresses stand, whatever the Node object's addresses say", () => {
   const state = new ClusterState({ name: 'node-a', nodePortAddresses: ['192.0.2.1'] });
-  state.upsert({ kind: 'Node', metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.11' }] } });
+  state.upsert({
+    kind: 'Node',
+    metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } },
+    status: { addresses: [{ type: 'InternalIP', address: '10.0.0.11' }] },
+  });
   assert.deepEqual(state.node, { name: 'node-a', zone: 'z1', addresses: ['192.0.2.1'] });
 });

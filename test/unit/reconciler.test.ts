@@ -17,7 +17,11 @@ const frontendOf = (svc: LbService) => {
 
 /** A service at 10.96.0.<n>:80 with backends 10.244.<n>.<i>:8080 for each i in `backends`. */
 function service(n: number, backends: number[]): LbService {
-  return lbService(`ns/svc${n}:http`, [{ address: `10.96.0.${n}`, port: 80, protocol: 'TCP' }], backends.map((i) => ({ address: `10.244.${n}.${i}`, port: 8080 })));
+  return lbService(
+    `ns/svc${n}:http`,
+    [{ address: `10.96.0.${n}`, port: 80, protocol: 'TCP' }],
+    backends.map((i) => ({ address: `10.244.${n}.${i}`, port: 8080 })),
+  );
 }
 
 function assertEveryFrontendServes(maps: MemoryServiceMaps): void {
@@ -73,7 +77,10 @@ describe('reconciler', () => {
       cache.set(key, svc);
       return svc;
     };
-    const steps = fc.array(fc.dictionary(fc.constantFrom('1', '2', '3', '4', '5'), fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 4 })), { minLength: 1, maxLength: 8 });
+    const steps = fc.array(fc.dictionary(fc.constantFrom('1', '2', '3', '4', '5'), fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 4 })), {
+      minLength: 1,
+      maxLength: 8,
+    });
     fc.assert(
       fc.property(steps, (plan) => {
         const maps = new MemoryServiceMaps();

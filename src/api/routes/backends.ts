@@ -7,5 +7,7 @@ import type { AdminSource } from '../source.js';
 const BackendList = Type.Object({ backends: Type.Array(BackendUse) });
 
 export const backendRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
-  app.get('/v1/backends', { schema: { summary: 'Every backend in the kernel and the services using it', response: { 200: BackendList } } }, async () => ({ backends: backendViews(source.services(), source.live()) }));
+  app.get('/v1/backends', { schema: { summary: 'Every backend in the kernel and the services using it', response: { 200: BackendList } } }, async () => ({
+    backends: backendViews(source.services(), source.live()),
+  }));
 };

@@ -18,7 +18,15 @@ export const benchRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource; token
   app.get('/v1/bench', { schema: { summary: 'Stored benchmark results', response: { 200: BenchResults } } }, async () => source.benchResults());
   app.post(
     '/v1/bench/datapath',
-    { onRequest: requireToken(token), schema: { summary: 'Run the test-run microbenchmark on the loaded programs now', security: [{ bearer: [] }], body: DatapathBenchBody, response: { 200: DatapathBench, 400: ErrorReply, 401: ErrorReply, 413: ErrorReply } } },
+    {
+      onRequest: requireToken(token),
+      schema: {
+        summary: 'Run the test-run microbenchmark on the loaded programs now',
+        security: [{ bearer: [] }],
+        body: DatapathBenchBody,
+        response: { 200: DatapathBench, 400: ErrorReply, 401: ErrorReply, 413: ErrorReply },
+      },
+    },
     async (req) => ({ repeat: req.body.repeat, results: await source.runDatapathBench(req.body.repeat) }),
   );
 };

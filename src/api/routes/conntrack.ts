@@ -14,12 +14,23 @@ const ConntrackQuery = Type.Object({
 const ConntrackPage = Type.Object({ total: Type.Integer(), offset: Type.Integer(), connections: Type.Array(ConnectionView) });
 
 export const conntrackRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
-  app.get('/v1/conntrack', { schema: { summary: 'Live connections (client legs), paged', querystring: ConntrackQuery, response: { 200: ConntrackPage, 400: ErrorReply, 404: ErrorReply } } }, async (req) => {
-    const { service, limit, offset } = req.query;
-    const live = source.live();
-    const svcIds = service === undefined ? undefined : new Set(servedService(source, service, live).ports.flatMap((p) => (p.svcId === null ? [] : [p.svcId])));
-    const { entries, nowNs } = source.conntrack();
-    const all = connectionViews(entries, live, nowNs, svcIds);
-    return { total: all.length, offset, connections: all.slice(offset, offset + limit) };
-  });
+  app.get(
+    '/v1/conntrack',
+    {
+      schema: {
+        summary: 'Live connections (client legs), paged',
+        querystring: ConntrackQuery,
+        response: { 200: ConntrackPage, 400: ErrorReply, 404: ErrorReply },
+      },
+    },
+    async (req) => {
+      const { service, limit, offset } = req.query;
+      const live = source.live();
+      const svcIds =
+        service === undefined ? undefined : new Set(servedService(source, service, live).ports.flatMap((p) => (p.svcId === null ? [] : [p.svcId])));
+      const { entries, nowNs } = source.conntrack();
+      const all = connectionViews(entries, live, nowNs, svcIds);
+      return { total: all.length, offset, connections: all.slice(offset, offset + limit) };
+    },
+  );
 };

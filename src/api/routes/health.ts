@@ -9,15 +9,21 @@ const Health = Type.Object({ healthy: Type.Boolean(), lastSyncAt: Status.propert
 const Ready = Type.Object({ ready: Type.Boolean() });
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
-  app.get('/healthz', { schema: { summary: 'Healthy while syncs are recent (kube-proxy semantics)', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
-    const s = source.status();
-    const fresh = s.lastSyncAt !== null && Date.now() - Date.parse(s.lastSyncAt) < HEALTHY_WITHIN_MS;
-    const healthy = s.ready && (fresh || s.lastError === null);
-    return reply.code(healthy ? 200 : 503).send({ healthy, lastSyncAt: s.lastSyncAt, lastError: s.lastError });
-  });
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Healthy while syncs are recent (kube-proxy semantics)', response: { 200: Health, 503: Health } } },
+    async (_req, reply) => {
+      const s = source.status();
+      const fresh = s.lastSyncAt !== null && Date.now() - Date.parse(s.lastSyncAt) < HEALTHY_WITHIN_MS;
+      const healthy = s.ready && (fresh || s.lastError === null);
+      return reply.code(healthy ? 200 : 503).send({ healthy, lastSyncAt: s.lastSyncAt, lastError: s.lastError });
+    },
+  );
   app.get('/readyz', { schema: { summary: 'Ready once the first full sync is programmed', response: { 200: Ready, 503: Ready } } }, async (_req, reply) => {
     const { ready } = source.status();
     return reply.code(ready ? 200 : 503).send({ ready });
   });
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', response: { 200: Type.String() } } }, async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await source.metrics()));
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', response: { 200: Type.String() } } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(await source.metrics()),
+  );
 };

@@ -18,17 +18,25 @@ export const serviceRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> =
     const { entries, nowNs } = source.conntrack();
     countConnections(views, connectionViews(entries, live, nowNs));
   };
-  app.get('/v1/services', { schema: { summary: 'Every service: frontends, backends, Maglev shares, connections, drift', response: { 200: ServiceList } } }, async () => {
-    const services = source.services();
-    const live = source.live();
-    const views = serviceViews(services, live);
-    count(views, live);
-    return { services: views, orphanFrontends: orphanFrontends(services, live) };
-  });
-  app.get('/v1/services/:namespace/:name', { schema: { summary: 'One service', params: ServiceParams, response: { 200: ServiceView, 400: ErrorReply, 404: ErrorReply } } }, async (req) => {
-    const live = source.live();
-    const view = servedService(source, `${req.params.namespace}/${req.params.name}`, live);
-    count([view], live);
-    return view;
-  });
+  app.get(
+    '/v1/services',
+    { schema: { summary: 'Every service: frontends, backends, Maglev shares, connections, drift', response: { 200: ServiceList } } },
+    async () => {
+      const services = source.services();
+      const live = source.live();
+      const views = serviceViews(services, live);
+      count(views, live);
+      return { services: views, orphanFrontends: orphanFrontends(services, live) };
+    },
+  );
+  app.get(
+    '/v1/services/:namespace/:name',
+    { schema: { summary: 'One service', params: ServiceParams, response: { 200: ServiceView, 400: ErrorReply, 404: ErrorReply } } },
+    async (req) => {
+      const live = source.live();
+      const view = servedService(source, `${req.params.namespace}/${req.params.name}`, live);
+      count([view], live);
+      return view;
+    },
+  );
 };
