@@ -1,7 +1,14 @@
 // `kbproxy inspect …`: the admin API for people (aligned tables) and scripts (--json). Exit code 1
 // with one clear line when the agent cannot be reached or answers with an error.
 import type { Command } from 'commander';
+import type { Static, TSchema } from 'typebox';
+import { Check } from 'typebox/value';
+import { BackendList } from '../api/routes/backends.js';
+import { ConntrackPage } from '../api/routes/conntrack.js';
+import { ServiceList } from '../api/routes/services.js';
+import { Rejected, Stats } from '../api/routes/status.js';
 import { ErrorCode, KbpError } from '../errors.js';
+import { MaglevView, ServiceView } from '../inspect/shapes.js';
 
 interface InspectFlags {
   adminAddress: string;
@@ -32,89 +39,111 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-type Json = Record<string, any>; // the shapes are the API's (src/api/routes/, src/inspect/shapes.ts)
-
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** How each view prints for people; --json prints the API's reply as it is. */
-const views: Record<string, { path: (arg?: string) => string; print: (body: Json) => string }> = {
-  services: {
-    path: () => '/v1/services',
-    print: (b) =>
+/** How one view is fetched and printed for people; --json prints the API's reply as it is. */
+interface View {
+  path(arg?: string): string;
+  print(body: unknown): string;
+}
+
+/** A view of a route whose reply has `schema`: a reply of another shape (an agent of another version) is an error, not a crash. */
+function view<S extends TSchema>(schema: S, path: (arg?: string) => string, print: (body: Static<S>) => string): View {
+  return {
+    path,
+    print: (body) => {
+      if (!Check(schema, body))
+        throw new KbpError(ErrorCode.ApiError, "the agent's reply has a shape this kbproxy does not know (an agent of another version?)");
+      return print(body);
+    },
+  };
+}
+
+const views: Record<string, View> = {
+  services: view(
+    ServiceList,
+    () => '/v1/services',
+    (b) =>
       table(
         ['SERVICE', 'PORT', 'SCOPE', 'FRONTENDS', 'BACKENDS', 'M', 'DRIFT'],
-        (b.services as Json[]).flatMap((s) =>
-          (s.ports as Json[]).map((p) => [
+        b.services.flatMap((s) =>
+          s.ports.map((p) => [
             `${s.namespace}/${s.name}`,
             p.port || '-',
             p.scope,
-            (p.frontends as string[]).join(','),
-            `${(p.backends as Json[]).filter((x) => x.state === 'ready').length}/${p.backends.length}`,
+            p.frontends.join(','),
+            `${p.backends.filter((x) => x.state === 'ready').length}/${p.backends.length}`,
             p.maglevSize,
             s.drift.length ? 'yes' : '-',
           ]),
         ),
       ),
-  },
-  service: {
-    path: (arg) => `/v1/services/${arg ?? ''}`,
-    print: (s) =>
+  ),
+  service: view(
+    ServiceView,
+    (arg) => `/v1/services/${arg ?? ''}`,
+    (s) =>
       [
-        `${s.namespace}/${s.name}: ${s.counters.connections} connections, ${s.counters.packets} packets, ${s.counters.bytes} bytes${s.drift.length ? `\ndrift: ${(s.drift as string[]).join('; ')}` : ''}`,
-        ...(s.ports as Json[]).map(
+        `${s.namespace}/${s.name}: ${s.counters.connections} connections, ${s.counters.packets} packets, ${s.counters.bytes} bytes${s.drift.length ? `\ndrift: ${s.drift.join('; ')}` : ''}`,
+        ...s.ports.map(
           (p) =>
-            `\n${p.port || '(unnamed)'} ${p.scope} ${(p.frontends as string[]).join(', ')} M=${p.maglevSize} svc=${p.svcId ?? '-'}\n${table(
+            `\n${p.port || '(unnamed)'} ${p.scope} ${p.frontends.join(', ')} M=${p.maglevSize} svc=${p.svcId ?? '-'}\n${table(
               ['BACKEND', 'STATE', 'LOCAL', 'SLOTS', 'SHARE'],
-              (p.backends as Json[]).map((x) => [`${x.address}:${x.port}`, x.state, x.local ? 'yes' : '-', x.slots, pct(x.share)]),
+              p.backends.map((x) => [`${x.address}:${x.port}`, x.state, x.local ? 'yes' : '-', x.slots, pct(x.share)]),
             )}`,
         ),
       ].join('\n'),
-  },
-  backends: {
-    path: () => '/v1/backends',
-    print: (b) =>
+  ),
+  backends: view(
+    BackendList,
+    () => '/v1/backends',
+    (b) =>
       table(
         ['ID', 'BACKEND', 'PROTO', 'SERVICES'],
-        (b.backends as Json[]).map((x) => [x.id, `${x.address}:${x.port}`, x.protocol, (x.services as string[]).join(',') || '-']),
+        b.backends.map((x) => [x.id, `${x.address}:${x.port}`, x.protocol, x.services.join(',') || '-']),
       ),
-  },
-  maglev: {
-    path: (arg) => `/v1/maglev/${arg ?? ''}`,
-    print: (b) =>
-      (b.tables as Json[])
+  ),
+  maglev: view(
+    MaglevView,
+    (arg) => `/v1/maglev/${arg ?? ''}`,
+    (b) =>
+      b.tables
         .map(
           (t) =>
             `${t.key} M=${t.size}\n${table(
               ['BACKEND', 'SHARE'],
-              Object.entries(t.shares as Record<string, number>).map(([k, v]) => [k, pct(v)]),
+              Object.entries(t.shares).map(([k, v]) => [k, pct(v)]),
             )}`,
         )
         .join('\n\n'),
-  },
-  conntrack: {
-    path: () => '/v1/conntrack?limit=1000',
-    print: (b) =>
+  ),
+  conntrack: view(
+    ConntrackPage,
+    () => '/v1/conntrack?limit=1000',
+    (b) =>
       `${table(
         ['PROTO', 'CLIENT', 'FRONTEND', 'BACKEND', 'PATH', 'PACKETS', 'EXPIRES'],
-        (b.connections as Json[]).map((c) => [c.protocol, c.client, c.frontend, c.backend ?? '-', c.path, c.packets, `${c.expiresInSeconds}s`]),
+        b.connections.map((c) => [c.protocol, c.client, c.frontend, c.backend ?? '-', c.path, c.packets, `${c.expiresInSeconds}s`]),
       )}\n(${b.connections.length} of ${b.total})`,
-  },
-  stats: {
-    path: () => '/v1/stats',
-    print: (b) =>
+  ),
+  stats: view(
+    Stats,
+    () => '/v1/stats',
+    (b) =>
       table(
         ['REASON', 'PACKETS', 'BYTES'],
-        Object.entries(b as Record<string, Json>).map(([k, v]) => [k, v.packets, v.bytes]),
+        Object.entries(b).map(([k, v]) => [k, v.packets, v.bytes]),
       ),
-  },
-  rejected: {
-    path: () => '/v1/rejected',
-    print: (b) =>
+  ),
+  rejected: view(
+    Rejected,
+    () => '/v1/rejected',
+    (b) =>
       table(
         ['KIND', 'OBJECT', 'REASON'],
-        (b.rejected as Json[]).map((r) => [r.kind, r.key, r.reason]),
+        b.rejected.map((r) => [r.kind, r.key, r.reason]),
       ),
-  },
+  ),
 };
 
 async function inspect(view: string, arg: string | undefined, flags: InspectFlags): Promise<void> {
@@ -122,7 +151,7 @@ async function inspect(view: string, arg: string | undefined, flags: InspectFlag
   if (!spec) throw new KbpError(ErrorCode.InvalidConfig, `unknown view "${view}"`);
   if ((view === 'service' || view === 'maglev') && !/^[^/\s]+\/[^/\s]+$/.test(arg ?? ''))
     throw new KbpError(ErrorCode.InvalidConfig, `${view} needs NAMESPACE/NAME`);
-  const body = (await fetchJson(flags, spec.path(arg))) as Json;
+  const body = await fetchJson(flags, spec.path(arg));
   process.stdout.write(`${flags.json ? JSON.stringify(body, null, 2) : spec.print(body)}\n`);
 }
 

@@ -135,7 +135,10 @@ export class DesiredState {
     for (let slot = 0; slot < table.length; slot++) {
       const index = svc.table[slot] ?? 0;
       table[slot] = backendIds[index] ?? 0;
-      if (inTable[index] === 0) ((inTable[index] = 1), usable++);
+      if (inTable[index] === 0) {
+        inTable[index] = 1;
+        usable++;
+      }
     }
     if (table.length > 0) maps.tables.set(svcId, table);
     touched.tables.add(svcId);

@@ -85,7 +85,10 @@ export class KernelServiceMaps implements ServiceMaps {
     );
   }
   deleteFrontends(keys: readonly SvcKey[]): void {
-    this.maps.svc.deleteBatch(packed(keys, svcKeyV4.encode), keys.length);
+    this.maps.svc.deleteBatch(
+      packed(keys, (k) => svcKeyV4.encode(k)),
+      keys.length,
+    );
   }
 
   putSourceRanges(keys: readonly SourceRangeKey[]): void {

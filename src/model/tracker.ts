@@ -30,15 +30,17 @@ export class ChangeTracker {
   apply(event: SourceEvent): void {
     switch (event.type) {
       case 'upsert':
-        return this.upsert(event.kind, event.object);
+        this.upsert(event.kind, event.object);
+        break;
       case 'delete':
         this.refused.delete(`${event.kind} ${event.key}`);
-        return this.remove(event.kind, event.key);
+        this.remove(event.kind, event.key);
+        break;
       case 'unreadable':
         this.unreadable = event.rejected;
-        return;
+        break;
       case 'synced':
-        return;
+        break;
     }
   }
 

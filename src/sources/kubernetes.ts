@@ -4,7 +4,7 @@
 // serving the last programmed state.
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
-import type { ObjectKind, Source } from '../model/events.js';
+import type { ObjectKind, Source, SourceEvent } from '../model/events.js';
 import type { NodeConfig } from '../model/types.js';
 import { objectKey } from '../model/validate.js';
 
@@ -37,18 +37,25 @@ export function kubernetesSource(options: KubernetesSourceOptions): Source {
     const timers = new Set<NodeJS.Timeout>();
 
     const watch = <T extends KubernetesObject>(kind: ObjectKind, path: string, list: () => Promise<{ items: T[] }>, fieldSelector?: string): Informer<T> => {
-      const informer = new ListWatch<T>(path, new Watch(kc), list as never, false, undefined, fieldSelector);
+      const informer = new ListWatch<T>(path, new Watch(kc), list, false, undefined, fieldSelector);
       // The informer announces 'connect' before every attempt, so only an event proves a working
       // watch and resets the backoff.
       let retryMs = RETRY_MIN_MS;
-      informer.on('add', (object) => ((retryMs = RETRY_MIN_MS), emit({ type: 'upsert', kind, object })));
-      informer.on('update', (object) => ((retryMs = RETRY_MIN_MS), emit({ type: 'upsert', kind, object })));
-      informer.on('delete', (object) => ((retryMs = RETRY_MIN_MS), emit({ type: 'delete', kind, key: objectKey(object, kind) })));
+      const event = (e: SourceEvent): void => {
+        retryMs = RETRY_MIN_MS;
+        emit(e);
+      };
+      informer.on('add', (object) => event({ type: 'upsert', kind, object }));
+      informer.on('update', (object) => event({ type: 'upsert', kind, object }));
+      informer.on('delete', (object) => event({ type: 'delete', kind, key: objectKey(object, kind) }));
       informer.on('error', (err: unknown) => {
         if (stopped) return;
         const delay = retryMs * (0.5 + Math.random());
         retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
-        log.warn({ err: (err as Error)?.message ?? String(err), kind, retryMs: Math.round(delay) }, 'watch failed; retrying while the dataplane keeps serving');
+        log.warn(
+          { err: err instanceof Error ? err.message : String(err), kind, retryMs: Math.round(delay) },
+          'watch failed; retrying while the dataplane keeps serving',
+        );
         const timer = setTimeout(() => {
           timers.delete(timer);
           informer.start().catch(() => undefined); // a failed start reports through 'error' again

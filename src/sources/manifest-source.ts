@@ -24,11 +24,14 @@ export function manifestEvents(snapshot: ManifestSnapshot, seen: Map<string, { k
 }
 
 export function manifestSource(dir: string, options: { log: Logger }): Source {
-  return async (emit) => {
+  return (emit) => {
     options.log.info({ dir }, 'watching manifests');
     const seen = new Map<string, { kind: ObjectKind; key: string }>();
-    return watchManifests(dir, (snapshot) => manifestEvents(snapshot, seen).forEach(emit), {
-      onError: (err) => options.log.error({ err, dir }, 'cannot read the manifest directory; the last good state keeps serving'),
-    });
+    // The first read is made and emitted before this returns: no list to wait for.
+    return Promise.resolve(
+      watchManifests(dir, (snapshot) => manifestEvents(snapshot, seen).forEach(emit), {
+        onError: (err) => options.log.error({ err, dir }, 'cannot read the manifest directory; the last good state keeps serving'),
+      }),
+    );
   };
 }

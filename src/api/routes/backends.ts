@@ -4,7 +4,7 @@ import { BackendUse } from '../../inspect/shapes.js';
 import { backendViews } from '../../inspect/views.js';
 import type { AdminSource } from '../source.js';
 
-const BackendList = Type.Object({ backends: Type.Array(BackendUse) });
+export const BackendList = Type.Object({ backends: Type.Array(BackendUse) });
 
 export const backendRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
   app.get('/v1/backends', { schema: { summary: 'Every backend in the kernel and the services using it', response: { 200: BackendList } } }, async () => ({

@@ -11,7 +11,7 @@ const ConntrackQuery = Type.Object({
   offset: Type.Integer({ minimum: 0, default: 0 }),
 });
 
-const ConntrackPage = Type.Object({ total: Type.Integer(), offset: Type.Integer(), connections: Type.Array(ConnectionView) });
+export const ConntrackPage = Type.Object({ total: Type.Integer(), offset: Type.Integer(), connections: Type.Array(ConnectionView) });
 
 export const conntrackRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
   app.get(

@@ -6,7 +6,7 @@ import { connectionViews, countConnections, orphanFrontends, serviceViews } from
 import { ErrorReply, ServiceParams } from '../shared.js';
 import { servedService, type AdminSource } from '../source.js';
 
-const ServiceList = Type.Object({
+export const ServiceList = Type.Object({
   services: Type.Array(ServiceView),
   /** Frontends in the kernel that no service wants. */
   orphanFrontends: Type.Array(Type.String()),

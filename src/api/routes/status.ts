@@ -3,8 +3,8 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { Counter } from '../../dataplane/stats.js';
 import { Status, type AdminSource } from '../source.js';
 
-const Stats = Type.Record(Type.String(), Counter);
-const Rejected = Type.Object({ rejected: Status.properties.rejected });
+export const Stats = Type.Record(Type.String(), Counter);
+export const Rejected = Type.Object({ rejected: Status.properties.rejected });
 
 export const statusRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
   app.get('/v1/status', { schema: { summary: 'Sync status', response: { 200: Status } } }, async () => source.status());
