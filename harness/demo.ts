@@ -1,4 +1,4 @@
-// The demo (`npm run demo`): a throwaway single-node sandbox (docs/ARCHITECTURE.md, test topology)
+// The demo (`npm run demo`): a throwaway single-node sandbox (docs/ARCHITECTURE.md §6)
 // with three web pods and a client pod, the agent running in the node namespace on the example
 // manifests, and real traffic through the ClusterIP. Everything it made is removed on exit, Ctrl-C
 // included.

@@ -1,4 +1,4 @@
-// The fabric of DESIGN §4: a namespace with a bridge that node namespaces plug into with a veth
+// The fabric of docs/ARCHITECTURE.md §6: a namespace with a bridge that node namespaces plug into with a veth
 // ("eth0" on the node side). The control plane listens here. Not linked to the machine's interfaces.
 import path from 'node:path';
 import { native, repoRoot } from '../src/native/bpf.js';

@@ -1,4 +1,4 @@
-// The multi-node topology of DESIGN §4: a fabric bridge, node namespaces plugged into it by an
+// The multi-node topology of docs/ARCHITECTURE.md §6: a fabric bridge, node namespaces plugged into it by an
 // "eth0", pod namespaces behind each node, host-gw routes between the nodes' pod subnets, and an
 // external client namespace on the fabric. Nothing is linked to the machine's own interfaces; every
 // name carries the run id and destroy() removes it all.

@@ -1,4 +1,4 @@
-// The test topology of DESIGN §4 for one node: a node namespace playing the host, and pod namespaces
+// The test topology of docs/ARCHITECTURE.md §6 for one node: a node namespace playing the host, and pod namespaces
 // each linked to it by a veth pair (pod side "eth0", host side in the node namespace). Nothing is
 // linked to the machine's own interfaces. Every name carries the run id; destroy() removes it all.
 import { randomBytes } from 'node:crypto';

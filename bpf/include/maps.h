@@ -51,7 +51,7 @@ struct maglev_inner {
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 };
 
-/* svc_id -> that service's Maglev table (slot -> backend id), swapped whole on every change. */
+/* svc_id -> that service's Maglev table (slot -> backend id): patched in place, or swapped when its size changes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, KBP_SVC_MAX);

@@ -1,4 +1,4 @@
-// Outside traffic on a simulated two-node cluster (DESIGN §4): an agent per node with XDP on the
+// Outside traffic on a simulated two-node cluster (docs/ARCHITECTURE.md §6): an agent per node with XDP on the
 // node's eth0, pods behind both nodes, and a client outside the cluster on the fabric. Node ports,
 // load-balancer and external IPs, externalTrafficPolicy Local with its health check node port,
 // loadBalancerSourceRanges, and long-lived connections across endpoint changes.
