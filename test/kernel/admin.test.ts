@@ -15,6 +15,7 @@ import { netnsPath, runIn } from '../../harness/exec.js';
 import { repoRoot } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest } from '../helpers/manifests.js';
+import { ifSet } from '../helpers/types.js';
 
 const VIP = '10.96.0.10';
 const ADMIN = '127.0.0.1:10249';
@@ -95,10 +96,10 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   });
 
   after(async () => {
-    client?.close();
-    admin?.close();
+    ifSet(client)?.close();
+    ifSet(admin)?.close();
     await agent?.kill().catch(() => undefined);
-    await sandbox?.destroy();
+    await ifSet(sandbox)?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,6 +7,7 @@ import { native } from '../../src/native/bpf.js';
 import { runIn } from '../../harness/exec.js';
 import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
 import { createTestCluster, NODE_NAME, type TestCluster } from '../../harness/cluster.js';
+import { ifSet } from '../helpers/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,9 +57,9 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     baseline = mapSizes();
   });
   after(async () => {
-    client?.close();
+    ifSet(client)?.close();
     await agent?.kill().catch(() => undefined);
-    await cluster?.destroy();
+    await ifSet(cluster)?.destroy();
   });
 
   test('a Service and 3 pods made through the API: the ClusterIP answers from all three within 2 s', async () => {

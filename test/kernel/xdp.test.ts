@@ -11,6 +11,7 @@ import { netnsPath, run, runIn } from '../../harness/exec.js';
 import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../../harness/packets.js';
 import { TC_ACT, XDP, loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
 import { lbService } from '../../harness/services.js';
+import { ifSet } from '../helpers/types.js';
 
 const NODE = '10.0.0.11';
 const NODE_B = '10.0.0.12';
@@ -79,7 +80,7 @@ describe('xdp datapath under test-run', () => {
     toWorld = dp.obj.program(Programs.toWorld);
   });
   after(async () => {
-    dp?.close();
+    ifSet(dp)?.close();
     removePinDir(pinDir);
     await run('ip', ['netns', 'del', ns]).catch(() => undefined);
   });

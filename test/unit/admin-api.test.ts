@@ -12,6 +12,7 @@ import { CtDir, IPPROTO, STAT_REASONS } from '../../src/dataplane/layout.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
 import { lbService } from '../../harness/services.js';
+import { ifSet } from '../helpers/types.js';
 
 const TOKEN = 'test-token-0123456789';
 const web = lbService(
@@ -90,7 +91,7 @@ describe('admin API routes', () => {
     new Reconciler(maps).sync([web, dns]);
     app = await buildAdminServer(fakeSource(maps), { token: TOKEN });
   });
-  after(() => app?.close());
+  after(() => ifSet(app)?.close());
 
   const get = (url: string) => app.inject({ method: 'GET', url });
 
