@@ -90,7 +90,7 @@ describe('xdp datapath under test-run', () => {
   const delta = async <T>(reason: keyof ReturnType<LoadedDatapath['counters']>, action: () => Promise<T>): Promise<[T, number]> => {
     const before = dp.counters()[reason].packets;
     const result = await action();
-    return [result, Number(dp.counters()[reason].packets - before)];
+    return [result, dp.counters()[reason].packets - before];
   };
 
   test('a node port with a local backend: DNAT, passed to the stack, client address kept', async () => {
