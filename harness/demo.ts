@@ -74,7 +74,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     const file = path.join(manifests, 'web.yaml');
     const doc = readFileSync(file, 'utf8');
     const generation = await nextSyncAfter(agent, () =>
-      writeFileSync(file, doc.replace(/  - addresses: \[10\.244\.1\.13\][\s\S]*?targetRef: \{ kind: Pod, name: web-3, namespace: demo \}\n/, '')),
+      writeFileSync(file, doc.replace(/ {2}- addresses: \[10\.244\.1\.13\][\s\S]*?targetRef: \{ kind: Pod, name: web-3, namespace: demo \}\n/, '')),
     );
     const second = await client.request({ op: 'http', host: '10.96.0.10', port: 80, count: requests });
     table(`after removing web-3 from the slice (sync ${generation}): ${requests} more requests`, second.byBackend ?? {});

@@ -1,7 +1,7 @@
 // A Kubernetes API client living in the fabric namespace (where the API server is reachable), driven
 // over IPC by tests: create, replace, delete objects, and write pod status the way a kubelet would.
 import https from 'node:https';
-import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { KubeReply, KubeRequest } from './kube-client-protocol.js';
 
 const kc = new KubeConfig();
@@ -29,7 +29,7 @@ async function handle(req: KubeRequest): Promise<KubeReply> {
     case 'apply': {
       const existing = await objects.read(req.object as never).catch(() => undefined);
       if (!existing) return { object: await objects.create(req.object) };
-      const object = { ...req.object, metadata: { ...req.object.metadata, resourceVersion: (existing as KubernetesObject).metadata?.resourceVersion } };
+      const object = { ...req.object, metadata: { ...req.object.metadata, resourceVersion: existing.metadata?.resourceVersion } };
       return { object: await objects.replace(object) };
     }
     case 'create-many': {
@@ -50,7 +50,7 @@ async function handle(req: KubeRequest): Promise<KubeReply> {
       return {};
     case 'pod-status': {
       const pod = await core.readNamespacedPod({ name: req.name, namespace: req.namespace });
-      pod.status = req.status as V1Pod['status'];
+      pod.status = req.status;
       return { object: await core.replaceNamespacedPodStatus({ name: req.name, namespace: req.namespace, body: pod }) };
     }
     case 'readyz':
@@ -61,7 +61,11 @@ async function handle(req: KubeRequest): Promise<KubeReply> {
 process.on('message', (msg: { seq: number; req: KubeRequest }) => {
   handle(msg.req).then(
     (reply) => process.send?.({ seq: msg.seq, reply }),
-    (err: Error & { body?: unknown }) => process.send?.({ seq: msg.seq, reply: { error: `${err.message} ${JSON.stringify(err.body ?? '')}` } }),
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      const body = err instanceof Error && 'body' in err ? err.body : undefined;
+      process.send?.({ seq: msg.seq, reply: { error: `${message} ${JSON.stringify(body ?? '')}` } });
+    },
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -200,7 +200,7 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
     case 'status':
       return httpRequest(req.host, req.port, req.timeoutMs ?? 3000, req.path, req).then(
         (r) => ({ outcome: 'answered', status: r.status, body: r.body }),
-        (err: Error) => ({ outcome: err.message }),
+        (err: unknown) => ({ outcome: err instanceof Error ? err.message : String(err) }),
       );
     case 'udp':
       return udpQuery(req.host, req.port, req.timeoutMs ?? 3000);
@@ -230,7 +230,7 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
 process.on('message', (msg: { seq: number; req: ClientRequest }) => {
   handle(msg.req).then(
     (reply) => process.send?.({ seq: msg.seq, reply }),
-    (err: Error) => process.send?.({ seq: msg.seq, reply: { outcome: `client error: ${err.message}` } }),
+    (err: unknown) => process.send?.({ seq: msg.seq, reply: { outcome: `client error: ${err instanceof Error ? err.message : String(err)}` } }),
   );
 });
 process.on('disconnect', () => process.exit(0));

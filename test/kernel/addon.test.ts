@@ -9,6 +9,7 @@ import { MapType, UpdateFlag, native, repoRoot, type BpfObject } from '../../src
 import { MAGLEV_TABLE_FLAGS, decodeTable, encodeTable, encodeU32, decodeU32 } from '../../src/dataplane/layout.js';
 import { loadDatapath, Programs, SocketPrograms } from '../../src/dataplane/loader.js';
 import { HAIRPIN_ADDRESS, ensureBpffs, removePinDir, uniquePinDir } from '../helpers/datapath.js';
+import { ifSet } from '../helpers/types.js';
 
 const u32 = encodeU32;
 
@@ -21,7 +22,7 @@ describe('native addon', () => {
     obj = await loadDatapath({ pinDir, hairpinAddress: HAIRPIN_ADDRESS });
   });
   after(() => {
-    obj?.close();
+    ifSet(obj)?.close();
     removePinDir(pinDir);
   });
 

@@ -15,6 +15,10 @@ import { netnsPath, runIn } from '../../harness/exec.js';
 import { repoRoot } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest } from '../helpers/manifests.js';
+import type { ConntrackPage, DatapathBench } from '../helpers/api-bodies.js';
+import type { Counters } from '../../src/dataplane/stats.js';
+import type { ServiceView } from '../../src/inspect/shapes.js';
+import { ifSet } from '../helpers/types.js';
 
 const VIP = '10.96.0.10';
 const ADMIN = '127.0.0.1:10249';
@@ -30,12 +34,12 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   let admin: PodClient;
   let clientPod: Pod;
 
-  /** GET on the admin API from inside the node namespace. */
-  async function api(pathname: string): Promise<{ status: number; json: any }> {
+  /** GET on the admin API from inside the node namespace: the body, and the body parsed when it is JSON. */
+  async function api(pathname: string): Promise<{ status: number; body: string; json: unknown }> {
     const r = await admin.request({ op: 'status', host: '127.0.0.1', port: 10249, path: pathname });
     assert.equal(r.outcome, 'answered', `${pathname}: ${r.outcome}`);
     const body = r.body ?? '';
-    return { status: r.status ?? 0, json: body.startsWith('{') || body.startsWith('[') ? JSON.parse(body) : body };
+    return { status: r.status ?? 0, body, json: body.startsWith('{') || body.startsWith('[') ? JSON.parse(body) : body };
   }
 
   /** `kbproxy inspect …` inside the node namespace; its exit code and output. */
@@ -95,43 +99,44 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
   });
 
   after(async () => {
-    client?.close();
-    admin?.close();
+    ifSet(client)?.close();
+    ifSet(admin)?.close();
     await agent?.kill().catch(() => undefined);
-    await sandbox?.destroy();
+    await ifSet(sandbox)?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('counters in /v1/stats and /metrics grow by the connections sent (±1%)', async () => {
     const metric = (text: string) => Number(/^kbproxy_datapath_packets_total\{reason="ct_new"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    const before = { stats: (await api('/v1/stats')).json.ct_new.packets as number, metrics: metric((await api('/metrics')).json) };
+    const before = { stats: ((await api('/v1/stats')).json as Counters).ct_new.packets, metrics: metric((await api('/metrics')).body) };
     const sent = 400;
     const r = await client.request({ op: 'http', host: VIP, port: 80, count: sent, concurrency: 8 });
     assert.equal(r.failures, 0);
     // One new flow per request: each HTTP request here opens its own connection.
-    const grown = (await api('/v1/stats')).json.ct_new.packets - before.stats;
-    const grownMetric = metric((await api('/metrics')).json) - before.metrics;
+    const grown = ((await api('/v1/stats')).json as Counters).ct_new.packets - before.stats;
+    const grownMetric = metric((await api('/metrics')).body) - before.metrics;
     for (const [what, n] of [
       ['/v1/stats', grown],
       ['/metrics', grownMetric],
     ] as const) {
       assert.ok(Math.abs(n - sent) <= sent * 0.01, `${what}: ${n} new flows for ${sent} connections`);
     }
-    assert.match((await api('/metrics')).json, /^kbproxy_bpf_map_entries\{map="ct_v4"\} [1-9]/m, 'map fill levels');
+    assert.match((await api('/metrics')).body, /^kbproxy_bpf_map_entries\{map="ct_v4"\} [1-9]/m, 'map fill levels');
   });
 
   test('/v1/conntrack lists a live connection with its backend', async () => {
     const opened = await client.request({ op: 'session-open', id: 'live', host: VIP, port: 9000 });
     const served = await client.request({ op: 'session-ask', id: 'live' });
     try {
-      const page = (await api('/v1/conntrack?service=test/web&limit=1000')).json;
-      const mine = page.connections.find((c: { client: string }) => c.client === `${clientPod.ip}:${opened.localPort}`);
+      const page = (await api('/v1/conntrack?service=test/web&limit=1000')).json as ConntrackPage;
+      const mine = page.connections.find((c) => c.client === `${clientPod.ip}:${opened.localPort}`);
       assert.ok(mine, `connection from ${clientPod.ip}:${opened.localPort} among ${page.total}`);
       assert.equal(mine.frontend, `${VIP}:9000`);
-      const backends = (await api('/v1/services/test/web')).json.ports.flatMap((p: { backends: { address: string; port: number }[] }) =>
+      // Typed as mine.backend is (string | null), which is looked up in them.
+      const backends: (string | null)[] = ((await api('/v1/services/test/web')).json as ServiceView).ports.flatMap((p) =>
         p.backends.map((b) => `${b.address}:${b.port}`),
       );
-      assert.ok(backends.includes(mine.backend), `backend ${mine.backend}`);
+      assert.ok(backends.includes(mine.backend), `backend ${String(mine.backend)}`);
       assert.match(served.backend ?? '', /^web-\d$/);
     } finally {
       await client.request({ op: 'session-close', id: 'live' });
@@ -172,7 +177,7 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
     assert.equal((await post({})).status, 401);
     const r = await post({ authorization: `Bearer ${TOKEN}` });
     assert.equal(r.status, 200, r.body);
-    const results = JSON.parse(r.body ?? '{}').results as Record<string, number>;
+    const { results } = JSON.parse(r.body ?? '{}') as DatapathBench;
     assert.ok(results.from_pod_not_a_service !== undefined && results.from_pod_not_a_service > 0, r.body);
   });
 

@@ -11,6 +11,7 @@ import { runIn } from '../../harness/exec.js';
 import { native } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest, type EndpointSpec } from '../helpers/manifests.js';
+import { ifSet } from '../helpers/types.js';
 
 const WEB_VIP = '10.96.0.10';
 
@@ -101,7 +102,7 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
   after(async () => {
     for (const c of clients) c.close();
     await agent?.kill().catch(() => undefined);
-    await sandbox?.destroy();
+    await ifSet(sandbox)?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,6 +9,7 @@ import type { LbService } from '../../src/compile/types.js';
 import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../../harness/packets.js';
 import { HAIRPIN_ADDRESS, TC_ACT, loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
 import { lbService } from '../../harness/services.js';
+import { ifSet } from '../helpers/types.js';
 
 const VIP = '10.96.0.10';
 const CLIENT = '10.244.1.10';
@@ -53,7 +54,7 @@ describe('tc datapath under test-run', () => {
     toPod = dp.obj.program(Programs.toPod);
   });
   after(() => {
-    dp?.close();
+    ifSet(dp)?.close();
     removePinDir(pinDir);
   });
 

@@ -14,7 +14,7 @@ test('the demo serves traffic through the ClusterIP and leaves nothing behind', 
   assert.ok(runId, stdout);
   assert.match(stdout, /300 HTTP requests .* \(failures: 0\)/);
   for (const pod of ['web-1', 'web-2', 'web-3']) assert.match(stdout, new RegExp(`^  ${pod}\\s+\\d+`, 'm'));
-  assert.match(stdout, /after removing web-3 .*\n  web-1 .*\n  web-2 .*\n\n/, 'web-3 served nothing after its removal');
+  assert.match(stdout, /after removing web-3 .*\n {2}web-1 .*\n {2}web-2 .*\n\n/, 'web-3 served nothing after its removal');
   assert.match(stdout, /sandbox removed/);
   assert.doesNotMatch(await run('ip', ['netns', 'list']), new RegExp(`kbp-${runId}-`));
   assert.equal(existsSync(`/sys/fs/bpf/kbp-${runId}`), false);

@@ -6,6 +6,7 @@ import { startAgent, startPodClient, type AgentProcess, type PodClient } from '.
 import { runIn } from '../../harness/exec.js';
 import type { AgentStatus } from '../../src/api/server.js';
 import { createTestCluster, NODE_NAME, OTHER_NODE, type TestCluster } from '../../harness/cluster.js';
+import { ifSet } from '../helpers/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,9 +46,9 @@ describe('Kubernetes service semantics', { timeout: 300_000 }, () => {
     agent = await startAgent(cluster.sandbox.nodeNs, ['--kubeconfig', cluster.cp.kubeconfig, '--pin-dir', cluster.sandbox.pinDir, '--node-name', NODE_NAME]);
   });
   after(async () => {
-    client?.close();
+    ifSet(client)?.close();
     await agent?.kill().catch(() => undefined);
-    await cluster?.destroy();
+    await ifSet(cluster)?.destroy();
   });
 
   test("internalTrafficPolicy Local: only this node's endpoints take the traffic", async () => {

@@ -7,11 +7,12 @@ import { native } from '../../src/native/bpf.js';
 import { runIn } from '../../harness/exec.js';
 import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
 import { createTestCluster, NODE_NAME, type TestCluster } from '../../harness/cluster.js';
+import { ifSet } from '../helpers/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` passes (returns true) or the deadline passes; returns the elapsed ms. */
-async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
+async function within(ms: number, what: string, check: () => boolean | Promise<boolean>): Promise<number> {
   const started = Date.now();
   while (!(await check())) {
     if (Date.now() - started > ms) assert.fail(`${what}: not within ${ms} ms`);
@@ -52,13 +53,13 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     agent = await startAgent(cluster.sandbox.nodeNs, ['--kubeconfig', cluster.cp.kubeconfig, '--pin-dir', cluster.sandbox.pinDir, '--node-name', NODE_NAME], {
       log: process.env.KBP_LOG_AGENT === '1',
     });
-    await within(5000, 'the kubernetes service programmed', async () => mapSizes()[0] === 1);
+    await within(5000, 'the kubernetes service programmed', () => mapSizes()[0] === 1);
     baseline = mapSizes();
   });
   after(async () => {
-    client?.close();
+    ifSet(client)?.close();
     await agent?.kill().catch(() => undefined);
-    await cluster?.destroy();
+    await ifSet(cluster)?.destroy();
   });
 
   test('a Service and 3 pods made through the API: the ClusterIP answers from all three within 2 s', async () => {
@@ -129,6 +130,6 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
 
   test('deleting every service returns every map to its size before them (no leaks)', async () => {
     await cluster.kube({ op: 'delete', object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' } } });
-    await within(3000, `maps back to ${JSON.stringify(baseline)}`, async () => JSON.stringify(mapSizes()) === JSON.stringify(baseline));
+    await within(3000, `maps back to ${JSON.stringify(baseline)}`, () => JSON.stringify(mapSizes()) === JSON.stringify(baseline));
   });
 });

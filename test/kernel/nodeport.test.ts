@@ -18,6 +18,7 @@ import { loadDatapath } from '../../src/dataplane/loader.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { writeManifest } from '../helpers/manifests.js';
 import { createTestCgroup, type TestCgroup } from '../helpers/cgroup.js';
+import { ifSet } from '../helpers/types.js';
 
 const LB_IP = '198.18.0.10';
 const EXTERNAL_IP = '198.18.1.10';
@@ -177,11 +178,11 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   });
 
   after(async () => {
-    client?.close();
+    ifSet(client)?.close();
     for (const agent of agents) await agent.kill().catch(() => undefined);
     for (const s of servers) s.kill();
-    hostCgroup?.destroy();
-    await topo?.destroy();
+    ifSet(hostCgroup)?.destroy();
+    await ifSet(topo)?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -212,7 +213,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
       }),
     );
     assert.ok(tables[0]?.length, 'a table');
-    assert.ok(tables[0]?.equals(tables[1] ?? Buffer.alloc(0)), 'byte for byte');
+    assert.ok(tables[0].equals(tables[1] ?? Buffer.alloc(0)), 'byte for byte');
 
     const answers: string[] = [];
     for (const [i, node] of topo.nodes.entries()) {

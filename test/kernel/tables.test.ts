@@ -7,6 +7,7 @@ import { KernelServiceMaps, openServiceMaps } from '../../src/dataplane/kernel-m
 import { native } from '../../src/native/bpf.js';
 import { loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
 import { lbService } from '../../harness/services.js';
+import { ifSet } from '../helpers/types.js';
 
 const pinDir = uniquePinDir('tables');
 let dp: LoadedDatapath;
@@ -15,7 +16,7 @@ before(async () => {
   dp = await loadTestDatapath(pinDir);
 });
 after(() => {
-  dp?.close();
+  ifSet(dp)?.close();
   removePinDir(pinDir);
 });
 

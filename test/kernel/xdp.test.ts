@@ -11,6 +11,7 @@ import { netnsPath, run, runIn } from '../../harness/exec.js';
 import { buildFrame, parseFrame, TCP_FLAGS, type FrameSpec } from '../../harness/packets.js';
 import { TC_ACT, XDP, loadTestDatapath, removePinDir, uniquePinDir, type LoadedDatapath } from '../helpers/datapath.js';
 import { lbService } from '../../harness/services.js';
+import { ifSet } from '../helpers/types.js';
 
 const NODE = '10.0.0.11';
 const NODE_B = '10.0.0.12';
@@ -79,7 +80,7 @@ describe('xdp datapath under test-run', () => {
     toWorld = dp.obj.program(Programs.toWorld);
   });
   after(async () => {
-    dp?.close();
+    ifSet(dp)?.close();
     removePinDir(pinDir);
     await run('ip', ['netns', 'del', ns]).catch(() => undefined);
   });
@@ -89,7 +90,7 @@ describe('xdp datapath under test-run', () => {
   const delta = async <T>(reason: keyof ReturnType<LoadedDatapath['counters']>, action: () => Promise<T>): Promise<[T, number]> => {
     const before = dp.counters()[reason].packets;
     const result = await action();
-    return [result, Number(dp.counters()[reason].packets - before)];
+    return [result, dp.counters()[reason].packets - before];
   };
 
   test('a node port with a local backend: DNAT, passed to the stack, client address kept', async () => {

@@ -5,15 +5,26 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
-import { buildAdminServer, type AdminSource } from '../../src/api/server.js';
+import { buildAdminServer, type AdminSource, type AgentStatus } from '../../src/api/server.js';
+import type { ErrorReply } from '../../src/api/shared.js';
+import type { MaglevView, ServiceView } from '../../src/inspect/shapes.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { ErrorCode, KbpError } from '../../src/errors.js';
 import { CtDir, IPPROTO, STAT_REASONS } from '../../src/dataplane/layout.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
 import { lbService } from '../../harness/services.js';
+import type { BackendList, ConntrackPage, ServiceList } from '../helpers/api-bodies.js';
+import { first, ifSet } from '../helpers/types.js';
 
 const TOKEN = 'test-token-0123456789';
+
+/** GET /v1/bench: the stored results fakeSource serves. */
+interface StoredBench {
+  datapath: { rows: { services: number; new_flow_ns: number }[] };
+}
+/** The OpenAPI document SwaggerParser takes. */
+type OpenApiDocument = Awaited<ReturnType<typeof SwaggerParser.validate>>;
 const web = lbService(
   'shop/web:http',
   [{ address: '10.96.0.10', port: 80, protocol: 'TCP' }],
@@ -39,7 +50,7 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
       rejected: [{ kind: 'Service', key: 'shop/old', reason: 'headless' }],
     }),
     counters: () => counters,
-    metrics: async () => '# HELP x y\nx 1\n',
+    metrics: () => Promise.resolve('# HELP x y\nx 1\n'),
     services: () => [web, dns],
     live: () => maps.dump(),
     conntrack: () => ({
@@ -78,7 +89,7 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
       ],
     }),
     benchResults: () => ({ datapath: { rows: [{ services: 1000, new_flow_ns: 700 }] } }),
-    runDatapathBench: async (repeat) => ({ from_pod_not_a_service: repeat > 0 ? 20 : 0 }),
+    runDatapathBench: (repeat) => Promise.resolve({ from_pod_not_a_service: repeat > 0 ? 20 : 0 }),
   };
 }
 
@@ -90,38 +101,38 @@ describe('admin API routes', () => {
     new Reconciler(maps).sync([web, dns]);
     app = await buildAdminServer(fakeSource(maps), { token: TOKEN });
   });
-  after(() => app?.close());
+  after(() => ifSet(app)?.close());
 
   const get = (url: string) => app.inject({ method: 'GET', url });
 
   test('health, readiness, status, stats, metrics, rejected', async () => {
     assert.equal((await get('/healthz')).statusCode, 200);
     assert.deepEqual((await get('/readyz')).json(), { ready: true });
-    assert.equal((await get('/v1/status')).json().generation, 3);
-    assert.deepEqual((await get('/v1/stats')).json().ct_new, { packets: 5, bytes: 300 });
+    assert.equal((await get('/v1/status')).json<AgentStatus>().generation, 3);
+    assert.deepEqual((await get('/v1/stats')).json<Counters>().ct_new, { packets: 5, bytes: 300 });
     const metrics = await get('/metrics');
     assert.match(String(metrics.headers['content-type']), /text\/plain/);
     assert.match(metrics.body, /^x 1$/m);
-    assert.equal((await get('/v1/rejected')).json().rejected[0].key, 'shop/old');
+    assert.equal((await get('/v1/rejected')).json<Pick<AgentStatus, 'rejected'>>().rejected[0]?.key, 'shop/old');
   });
 
   test('services: frontends, backends with their Maglev shares, no drift when the maps agree', async () => {
-    const { services, orphanFrontends } = (await get('/v1/services')).json();
+    const { services, orphanFrontends } = (await get('/v1/services')).json<ServiceList>();
     assert.deepEqual(
-      services.map((s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`),
+      services.map((s) => `${s.namespace}/${s.name}`),
       ['kube-system/dns', 'shop/web'],
     );
     assert.deepEqual(orphanFrontends, []);
-    const one = (await get('/v1/services/shop/web')).json();
+    const one = (await get('/v1/services/shop/web')).json<ServiceView>();
     assert.deepEqual(one.drift, []);
     assert.deepEqual(one.counters, { connections: 1, packets: 7, bytes: 900 });
-    const port = one.ports[0];
+    const port = first(one.ports);
     assert.deepEqual(port.frontends, ['10.96.0.10:80/TCP']);
-    const shares = port.backends.map((b: { share: number }) => b.share);
-    assert.ok(Math.abs(shares.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-9, 'shares sum to 1');
+    const shares = port.backends.map((b) => b.share);
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'shares sum to 1');
     assert.ok(
-      shares.every((s: number) => s > 0.3 && s < 0.37),
-      `Maglev balance ${shares}`,
+      shares.every((s) => s > 0.3 && s < 0.37),
+      `Maglev balance ${shares.join(',')}`,
     );
   });
 
@@ -136,9 +147,9 @@ describe('admin API routes', () => {
       value: { svcId: 999, revnatId: 0, lbSize: 0, backendCount: 0, flags: 0, affinityTimeout: 0 },
     });
     try {
-      const one = (await get('/v1/services/shop/web')).json();
+      const one = (await get('/v1/services/shop/web')).json<ServiceView>();
       assert.match(one.drift.join('\n'), /Maglev table differs in \d+ of 509 slots/);
-      assert.deepEqual((await get('/v1/services')).json().orphanFrontends, ['10.96.9.9:1/TCP/internal (service 999)']);
+      assert.deepEqual((await get('/v1/services')).json<ServiceList>().orphanFrontends, ['10.96.9.9:1/TCP/internal (service 999)']);
     } finally {
       table.set(saved);
       maps.state.frontends.delete('stray');
@@ -146,20 +157,22 @@ describe('admin API routes', () => {
   });
 
   test('backends, Maglev tables, conntrack (paged, by service)', async () => {
-    const backends = (await get('/v1/backends')).json().backends;
+    const backends = (await get('/v1/backends')).json<BackendList>().backends;
     assert.equal(backends.length, 4);
-    assert.deepEqual(backends.find((b: { address: string }) => b.address === '10.244.1.9').services, ['kube-system/dns:dns/internal']);
-    const maglev = (await get('/v1/maglev/shop/web')).json();
-    assert.equal(maglev.tables[0].size, 509);
-    assert.equal(Object.keys(maglev.tables[0].shares).length, 3);
-    const ct = (await get('/v1/conntrack?service=shop/web&limit=10')).json();
+    assert.deepEqual(backends.find((b) => b.address === '10.244.1.9')?.services, ['kube-system/dns:dns/internal']);
+    const maglev = (await get('/v1/maglev/shop/web')).json<MaglevView>();
+    const table = first(maglev.tables);
+    assert.equal(table.size, 509);
+    assert.equal(Object.keys(table.shares).length, 3);
+    const ct = (await get('/v1/conntrack?service=shop/web&limit=10')).json<ConntrackPage>();
     assert.equal(ct.total, 1, 'the client leg only');
+    const connection = first(ct.connections);
     assert.deepEqual(
-      [ct.connections[0].client, ct.connections[0].frontend, ct.connections[0].backend, ct.connections[0].expiresInSeconds],
+      [connection.client, connection.frontend, connection.backend, connection.expiresInSeconds],
       ['10.244.1.50:40000', '10.96.0.10:80', '10.244.1.1:8080', 30],
     );
-    assert.equal((await get('/v1/conntrack?service=kube-system/dns')).json().total, 0);
-    assert.equal((await get('/v1/conntrack?offset=1')).json().connections.length, 0);
+    assert.equal((await get('/v1/conntrack?service=kube-system/dns')).json<ConntrackPage>().total, 0);
+    assert.equal((await get('/v1/conntrack?offset=1')).json<ConntrackPage>().connections.length, 0);
   });
 
   test('bad input is a 400 with a message', async () => {
@@ -172,8 +185,8 @@ describe('admin API routes', () => {
     ]) {
       const r = await get(url);
       assert.equal(r.statusCode, 400, url);
-      assert.ok(r.json().message, url);
-      assert.equal(r.json().code, ErrorCode.BadRequest, url);
+      assert.ok(r.json<ErrorReply>().message, url);
+      assert.equal(r.json<ErrorReply>().code, ErrorCode.BadRequest, url);
     }
     const body = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: -1 } });
     assert.equal(body.statusCode, 400);
@@ -184,13 +197,13 @@ describe('admin API routes', () => {
       payload: JSON.stringify({ repeat: 1, pad: 'x'.repeat(100_000) }),
     });
     assert.equal(big.statusCode, 413, 'bodies are bounded');
-    assert.equal(big.json().code, ErrorCode.BodyTooLarge);
+    assert.equal(big.json<ErrorReply>().code, ErrorCode.BodyTooLarge);
   });
 
   test('unknown services are a 404', async () => {
     for (const url of ['/v1/services/shop/nope', '/v1/maglev/shop/nope', '/v1/conntrack?service=shop/nope'])
       assert.equal((await get(url)).statusCode, 404, url);
-    for (const url of ['/v1/services/shop/nope', '/v1/nothing-here']) assert.equal((await get(url)).json().code, ErrorCode.NotFound, url);
+    for (const url of ['/v1/services/shop/nope', '/v1/nothing-here']) assert.equal((await get(url)).json<ErrorReply>().code, ErrorCode.NotFound, url);
   });
 
   test('acting routes need the bearer token', async () => {
@@ -199,11 +212,11 @@ describe('admin API routes', () => {
       (await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: 'Bearer wrong' }, payload: { repeat: 10 } })).statusCode,
       401,
     );
-    assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).json().code, ErrorCode.Unauthorized);
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 10 } })).json<ErrorReply>().code, ErrorCode.Unauthorized);
     const ok = await app.inject({ method: 'POST', url: '/v1/bench/datapath', headers: { authorization: `Bearer ${TOKEN}` }, payload: { repeat: 10 } });
     assert.equal(ok.statusCode, 200);
     assert.deepEqual(ok.json(), { repeat: 10, results: { from_pod_not_a_service: 20 } });
-    assert.deepEqual((await get('/v1/bench')).json().datapath.rows[0].new_flow_ns, 700);
+    assert.deepEqual((await get('/v1/bench')).json<StoredBench>().datapath.rows[0]?.new_flow_ns, 700);
   });
 
   test('without a configured token, acting routes are off', async () => {
@@ -232,13 +245,13 @@ describe('admin API routes', () => {
       );
       replies.push(await failing.inject({ method: 'POST', url: '/v1/bench/datapath', payload: { repeat: 1 } }));
       for (const r of replies) {
-        const body = r.json();
+        const body = r.json<ErrorReply>();
         assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], r.body);
         assert.equal(body.statusCode, r.statusCode);
         assert.ok(codes.has(body.code), body.code);
       }
       assert.deepEqual(
-        replies.map((r) => [r.statusCode, r.json().code]),
+        replies.map((r) => [r.statusCode, r.json<ErrorReply>().code]),
         [
           [500, ErrorCode.DatapathNotLoaded],
           [500, ErrorCode.Internal],
@@ -261,7 +274,7 @@ describe('admin API routes', () => {
   });
 
   test('the OpenAPI document validates and lists every route', async () => {
-    const doc = (await get('/docs/json')).json();
+    const doc = (await get('/docs/json')).json<OpenApiDocument>();
     await SwaggerParser.validate(structuredClone(doc));
     const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),

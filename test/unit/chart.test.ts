@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { KubernetesObject, V1ClusterRole, V1DaemonSet } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/native/bpf.js';
+import { first } from '../helpers/types.js';
 
 const chart = path.join(repoRoot, 'charts', 'kube-bpf-proxy');
 
@@ -16,20 +18,20 @@ function helm(...args: string[]): string {
   return execFileSync(bin, args, { encoding: 'utf8' });
 }
 
-type Doc = { kind: string; metadata: { name: string }; spec?: any; rules?: any[] }; // rendered Kubernetes objects
-
-function render(...set: string[]): Doc[] {
+function render(...set: string[]): KubernetesObject[] {
   // The release this repository tests against (helm built from source assumes a far older one).
   const out = helm('template', 'kbp', chart, '--namespace', 'kube-system', '--kube-version', '1.36.3', ...set.flatMap((s) => ['--set', s]));
   return parseAllDocuments(out)
-    .map((d) => d.toJS() as Doc)
+    .map((d) => d.toJS() as KubernetesObject)
     .filter(Boolean);
 }
 
-const daemonSet = (docs: Doc[]) => {
-  const ds = docs.find((d) => d.kind === 'DaemonSet');
+const daemonSet = (docs: KubernetesObject[]) => {
+  const ds = docs.find((d): d is V1DaemonSet => d.kind === 'DaemonSet');
   assert.ok(ds, 'a DaemonSet');
-  return { pod: ds.spec.template.spec, agent: ds.spec.template.spec.containers[0] };
+  const pod = ds.spec?.template.spec;
+  assert.ok(pod, 'a pod template');
+  return { pod, agent: first(pod.containers) };
 };
 
 test('the chart lints', () => {
@@ -40,7 +42,7 @@ test('the DaemonSet runs the agent in the host network with bpffs, its node name
   const { pod, agent } = daemonSet(render());
   assert.equal(pod.hostNetwork, true);
   assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
-  assert.deepEqual(agent.env.find((e: { name: string }) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+  assert.deepEqual(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.deepEqual(agent.args, [
     'agent',
     '--pin-dir=/sys/fs/bpf/kube-bpf-proxy',
@@ -49,10 +51,10 @@ test('the DaemonSet runs the agent in the host network with bpffs, its node name
     '--node-interface=eth0',
     '--host-cgroup=/run/kbp-cgroup',
   ]);
-  assert.deepEqual(agent.readinessProbe.httpGet, { host: '127.0.0.1', path: '/readyz', port: 10249 });
-  assert.equal(agent.livenessProbe.httpGet.path, '/healthz');
-  assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'bpffs').hostPath.path, '/sys/fs/bpf');
-  assert.equal(agent.volumeMounts.find((m: { name: string }) => m.name === 'bpffs').mountPropagation, 'Bidirectional');
+  assert.deepEqual(agent.readinessProbe?.httpGet, { host: '127.0.0.1', path: '/readyz', port: 10249 });
+  assert.equal(agent.livenessProbe?.httpGet?.path, '/healthz');
+  assert.equal(pod.volumes?.find((v) => v.name === 'bpffs')?.hostPath?.path, '/sys/fs/bpf');
+  assert.equal(agent.volumeMounts?.find((m) => m.name === 'bpffs')?.mountPropagation, 'Bidirectional');
 });
 
 test("every flag the chart passes is one the agent's CLI knows", () => {
@@ -65,17 +67,17 @@ test("every flag the chart passes is one the agent's CLI knows", () => {
 
 test('options: the token from a Secret; no node interface, no host cgroup', () => {
   const { pod, agent } = daemonSet(render('admin.tokenSecret=kbp-admin', 'nodeInterface=', 'hostCgroup='));
-  assert.ok(agent.args.includes('--admin-token-file=/run/kbp-admin/token'));
-  assert.ok(!agent.args.some((a: string) => a.startsWith('--node-interface') || a.startsWith('--host-cgroup')));
-  assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'admin-token').secret.secretName, 'kbp-admin');
-  assert.ok(!pod.volumes.some((v: { name: string }) => v.name === 'cgroup'));
+  assert.ok(agent.args?.includes('--admin-token-file=/run/kbp-admin/token'));
+  assert.ok(!(agent.args as string[]).some((a) => a.startsWith('--node-interface') || a.startsWith('--host-cgroup')));
+  assert.equal(pod.volumes?.find((v) => v.name === 'admin-token')?.secret?.secretName, 'kbp-admin');
+  assert.ok(!pod.volumes.some((v) => v.name === 'cgroup'));
 });
 
 test('RBAC: read access to services, endpointslices and nodes, nothing else', () => {
-  const role = render().find((d) => d.kind === 'ClusterRole');
+  const role = render().find((d): d is V1ClusterRole => d.kind === 'ClusterRole');
   assert.ok(role?.rules);
   const granted = role.rules.flatMap((r) =>
-    (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${r.apiGroups[0] || 'core'}/${res}:${v}`)),
+    (r.resources as string[]).flatMap((res) => r.verbs.map((v) => `${(r.apiGroups as string[])[0] || 'core'}/${res}:${v}`)),
   );
   assert.deepEqual(granted.sort(), [
     'core/nodes:get',

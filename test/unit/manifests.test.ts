@@ -49,7 +49,7 @@ test('the directory is followed through adds, edits, renames, removals and broke
     const broken = await next(() => writeFileSync(path.join(dir, 'broken.yaml'), 'kind: Service\n  bad: [indent'));
     assert.deepEqual(names(broken), ['a', 'b', 'c'], 'a broken file does not take the others down');
     assert.equal(broken.rejected[0]?.key, 'broken.yaml');
-    assert.equal(broken.rejected[0]?.code, 'KBP_INVALID_MANIFEST');
+    assert.equal(broken.rejected[0].code, 'KBP_INVALID_MANIFEST');
     assert.deepEqual(names(await next(() => unlinkSync(path.join(dir, 'a.yaml')))), ['c']);
   } finally {
     stop();

@@ -28,7 +28,10 @@ function assertEveryFrontendServes(maps: MemoryServiceMaps): void {
   for (const { key, value } of maps.state.frontends.values()) {
     for (const hash of [0, 1, 7, 12345, 99991, 0x7fffffff, 0xfffffffe]) {
       const r = maps.route(key, hash);
-      assert.ok(typeof r === 'object' || r === 'reject', `frontend ${key.vip}:${key.port} (svc ${value.svcId}) routes to ${String(r)}`);
+      assert.ok(
+        typeof r === 'object' || r === 'reject',
+        `frontend ${key.vip}:${key.port} (svc ${value.svcId}) routes to ${typeof r === 'string' ? r : JSON.stringify(r)}`,
+      );
     }
   }
 }
@@ -37,12 +40,13 @@ describe('reconciler', () => {
   test('programs services, then writes nothing when nothing changed', () => {
     const maps = new MemoryServiceMaps();
     const r = new Reconciler(maps);
-    const services = [service(1, [1, 2, 3]), service(2, [1])];
+    const first = service(1, [1, 2, 3]);
+    const services = [first, service(2, [1])];
     assert.ok(r.sync(services).ops > 0);
     assert.equal(r.sync(services).ops, 0);
     assert.equal(maps.state.frontends.size, 2);
     assert.equal(maps.state.backends.size, 4);
-    const backend = maps.route(frontendOf(services[0]!), 42);
+    const backend = maps.route(frontendOf(first), 42);
     assert.ok(typeof backend === 'object');
   });
 
