@@ -14,7 +14,9 @@ import { CtDir, IPPROTO, STAT_REASONS } from '../../src/dataplane/layout.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
 import { lbService } from '../../harness/services.js';
-import type { BackendList, ConntrackPage, ServiceList } from '../helpers/api-bodies.js';
+import type { BackendList } from '../../src/api/routes/backends.js';
+import type { ConntrackPage } from '../../src/api/routes/conntrack.js';
+import type { ServiceList } from '../../src/api/routes/services.js';
 import { first, ifSet } from '../helpers/types.js';
 
 const TOKEN = 'test-token-0123456789';

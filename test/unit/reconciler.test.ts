@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
-import { IPPROTO, SvcScope } from '../../src/dataplane/layout.js';
+import { frontendMapKey } from '../../src/dataplane/state.js';
 import type { LbService } from '../../src/compile/types.js';
 import { MemoryServiceMaps } from '../helpers/memory-maps.js';
 import { lbService } from '../../harness/services.js';
@@ -12,7 +12,7 @@ import { lbService } from '../../harness/services.js';
 const frontendOf = (svc: LbService) => {
   const f = svc.frontends[0];
   assert.ok(f);
-  return { vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] };
+  return frontendMapKey(f);
 };
 
 /** A service at 10.96.0.<n>:80 with backends 10.244.<n>.<i>:8080 for each i in `backends`. */

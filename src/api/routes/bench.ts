@@ -1,16 +1,17 @@
 // Stored benchmark results, and the test-run microbenchmark on the loaded programs (token-guarded).
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { requireToken } from '../auth.js';
 import { ErrorReply } from '../shared.js';
 import type { AdminSource } from '../source.js';
 
 const BenchResults = Type.Record(Type.String(), Type.Unknown(), { description: 'stored benchmark results by name (bench/results/*.json)' });
 
-const DatapathBench = Type.Object({
+export const DatapathBench = Type.Object({
   repeat: Type.Integer(),
   /** ns/packet by case, the kernel's average per repetition. */
   results: Type.Record(Type.String(), Type.Number()),
 });
+export type DatapathBench = Static<typeof DatapathBench>;
 
 const DatapathBenchBody = Type.Object({ repeat: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }) }, { additionalProperties: false });
 

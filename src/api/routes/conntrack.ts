@@ -1,5 +1,5 @@
 // Live connections (their client legs), paged, of every service or one.
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ConnectionView } from '../../inspect/shapes.js';
 import { connectionViews } from '../../inspect/views.js';
 import { ErrorReply } from '../shared.js';
@@ -12,6 +12,7 @@ const ConntrackQuery = Type.Object({
 });
 
 export const ConntrackPage = Type.Object({ total: Type.Integer(), offset: Type.Integer(), connections: Type.Array(ConnectionView) });
+export type ConntrackPage = Static<typeof ConntrackPage>;
 
 export const conntrackRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
   app.get(

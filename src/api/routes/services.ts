@@ -1,5 +1,5 @@
 // Every service, or one: frontends, backends with their Maglev shares, live connections, drift.
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import type { MapState } from '../../dataplane/state.js';
 import { ServiceView } from '../../inspect/shapes.js';
 import { connectionViews, countConnections, orphanFrontends, serviceViews } from '../../inspect/views.js';
@@ -11,6 +11,7 @@ export const ServiceList = Type.Object({
   /** Frontends in the kernel that no service wants. */
   orphanFrontends: Type.Array(Type.String()),
 });
+export type ServiceList = Static<typeof ServiceList>;
 
 export const serviceRoutes: FastifyPluginAsyncTypebox<{ source: AdminSource }> = async (app, { source }) => {
   /** Adds the live connections to the views' counters. */
