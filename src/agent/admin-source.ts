@@ -1,7 +1,7 @@
 // What the admin API reads from a running agent: the live maps (read back on every request, so the
 // API shows the kernel's state, not the agent's belief), conntrack, stored benchmark results, and a
 // test-run microbenchmark on the loaded programs.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AdminSource } from '../api/server.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
@@ -11,22 +11,42 @@ import { native, repoRoot, type BpfMap, type BpfObject } from '../native/bpf.js'
 
 export const BENCH_RESULTS_DIR = path.join(repoRoot, 'bench', 'results');
 
-export function readBenchResults(dir = BENCH_RESULTS_DIR): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  let files: string[];
+/** Benchmark runs are directories of bench/results named by their start (bench/main.ts); the latest sorts last. */
+function latestRun(dir: string): string | null {
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    return (
+      readdirSync(dir)
+        .filter((name) => existsSync(path.join(dir, name, 'run.json')))
+        .sort()
+        .pop() ?? null
+    );
   } catch {
-    return out; // no results stored yet
+    return null; // no results stored yet
   }
-  for (const file of files.sort()) {
-    try {
-      out[file.replace(/\.json$/, '')] = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-    } catch {
-      /* a result being written or broken: left out rather than failing the listing */
-    }
+}
+
+/** The latest stored benchmark run, by its name; none when there is none (or it is being written). */
+export function readBenchResults(dir = BENCH_RESULTS_DIR): Record<string, unknown> {
+  const name = latestRun(dir);
+  if (name === null) return {};
+  try {
+    return { [name]: JSON.parse(readFileSync(path.join(dir, name, 'run.json'), 'utf8')) as unknown };
+  } catch {
+    return {};
   }
-  return out;
+}
+
+const SUITE_CHART = /^(e2e|control|datapath)$/;
+const RUN_NAME = /^[\w.-]+$/;
+
+/** A suite's chart (SVG) of a stored run, or null. */
+export function readBenchChart(run: string, suite: string, dir = BENCH_RESULTS_DIR): string | null {
+  if (!RUN_NAME.test(run) || !SUITE_CHART.test(suite)) return null;
+  try {
+    return readFileSync(path.join(dir, run, `${suite}.svg`), 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** An Ethernet/IPv4/TCP SYN with a valid IP header checksum: a packet no service or flow claims. */
@@ -83,6 +103,7 @@ export function agentAdminSource(obj: BpfObject, ct: BpfMap, base: Pick<AdminSou
       return { entries, nowNs: process.hrtime.bigint() };
     },
     benchResults: () => readBenchResults(),
+    benchChart: (run, suite) => readBenchChart(run, suite),
     runDatapathBench: (repeat) => runDatapathBench(obj, repeat),
   };
 }

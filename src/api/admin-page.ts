@@ -1,6 +1,6 @@
 // The admin page: one self-contained HTML document (no build step, no external assets) that reads
 // the admin API every two seconds: services and backends with their state and Maglev shares, live
-// counters, and the stored benchmark results as bar charts.
+// counters, and the latest stored benchmark run's charts.
 export const ADMIN_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -68,17 +68,13 @@ async function refresh() {
 async function bench() {
   const results = await get('/v1/bench');
   const chart = document.getElementById('bench');
-  const bars = [];
-  for (const [name, result] of Object.entries(results)) {
-    for (const row of [...(result.rows ?? []), ...(result.xdp_rows ?? [])]) {
-      for (const [k, v] of Object.entries(row)) {
-        if (!k.endsWith('_ns') || k === 'baseline_ns') continue;
-        bars.push([\`\${name} · \${row.services} services · \${k.replace(/_ns$/, '')}\`, v]);
-      }
-    }
-  }
-  const max = Math.max(1, ...bars.map(([, v]) => v));
-  chart.replaceChildren(...(bars.length ? bars.map(([label, v]) => el('div', {}, el('span', { class: 'label' }, label), el('span', { class: 'bar', style: 'width:' + Math.round((v / max) * 400) + 'px' }), ' ' + v + ' ns')) : [el('span', { class: 'muted' }, 'no stored results')]));
+  const [name, run] = Object.entries(results)[0] ?? [];
+  if (!run) return chart.replaceChildren(el('span', { class: 'muted' }, 'no stored results'));
+  const suites = ['e2e', 'control', 'datapath'].filter((s) => s === 'datapath' ? run.datapath : run.options?.suites?.includes(s));
+  chart.replaceChildren(
+    el('div', { class: 'muted' }, \`run \${name} · \${run.machine?.cpus ?? '?'} CPUs · kernel \${run.machine?.kernel ?? '?'} · commit \${(run.machine?.commit ?? '').slice(0, 8)}\`),
+    ...suites.map((s) => el('div', {}, el('img', { src: \`/v1/bench/\${name}/\${s}.svg\`, alt: s + ' chart', 'data-suite': s }))),
+  );
 }
 
 refresh().catch(console.error);

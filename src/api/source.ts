@@ -40,6 +40,8 @@ export interface AdminSource {
   conntrack(): { entries: { key: CtKey; entry: CtEntry }[]; nowNs: bigint };
   /** Stored benchmark results by name. */
   benchResults(): Record<string, unknown>;
+  /** A suite's SVG chart of a stored run, or null. */
+  benchChart(run: string, suite: string): string | null;
   /** Runs BPF_PROG_TEST_RUN on the loaded programs; ns/packet by case. */
   runDatapathBench(repeat: number): Promise<Record<string, number>>;
 }

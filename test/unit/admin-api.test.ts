@@ -91,6 +91,7 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
       ],
     }),
     benchResults: () => ({ datapath: { rows: [{ services: 1000, new_flow_ns: 700 }] } }),
+    benchChart: (run, suite) => (run === 'r1' && suite === 'e2e' ? '<svg xmlns="http://www.w3.org/2000/svg"/>' : null),
     runDatapathBench: (repeat) => Promise.resolve({ from_pod_not_a_service: repeat > 0 ? 20 : 0 }),
   };
 }
@@ -221,6 +222,17 @@ describe('admin API routes', () => {
     assert.deepEqual((await get('/v1/bench')).json<StoredBench>().datapath.rows[0]?.new_flow_ns, 700);
   });
 
+  test("a stored run's charts are served as SVG; unknown runs, suites and odd names are not", async () => {
+    const chart = await get('/v1/bench/r1/e2e.svg');
+    assert.equal(chart.statusCode, 200);
+    assert.match(String(chart.headers['content-type']), /^image\/svg\+xml/);
+    assert.match(chart.body, /^<svg /);
+    assert.equal((await get('/v1/bench/r1/control.svg')).json<ErrorReply>().code, ErrorCode.NotFound);
+    assert.equal((await get('/v1/bench/r2/e2e.svg')).statusCode, 404);
+    assert.equal((await get('/v1/bench/r1/passwd.svg')).statusCode, 400);
+    assert.equal((await get('/v1/bench/..%2f..%2fetc/e2e.svg')).statusCode, 400);
+  });
+
   test('without a configured token, acting routes are off', async () => {
     const open = await buildAdminServer(fakeSource(maps));
     try {
@@ -295,6 +307,7 @@ describe('admin API routes', () => {
       'GET /v1/conntrack',
       'GET /v1/bench',
       'POST /v1/bench/datapath',
+      'GET /v1/bench/{run}/{suite}.svg',
     ]) {
       assert.ok(listed.includes(route), `${route} in ${listed.join(', ')}`);
     }
