@@ -15,7 +15,8 @@
 // flows a walk measures are created after the fill and checked in the table afterwards: after the
 // first pass and the second, every service leg of the walk must hold exactly two packets (created by
 // the first pass, hit once by the second), so no "new" step hit an older flow and no "established" step
-// found its flow evicted. The warm flows are checked the same way (packets = repetitions).
+// found its flow evicted. Then they are deleted and replaced by as many fill flows, so the table stays
+// full of the fill (see batches()). The warm flows are checked the same way (packets = repetitions).
 //
 // The XDP path for outside traffic (kbp_from_world) is measured the same way with node ports in a ring,
 // all backends on this node (DNAT, pass) or all on another (SNAT, DNAT, next hop, XDP_TX), in a network
@@ -124,7 +125,7 @@ const QUICK: Settings = { samples: 10, tcWalkMax: 50, xdpWalkMax: 100, warmRepea
 
 const METHOD =
   "services in a ring (backends = the next services' frontends), so each repetition of a test-run is a translation; ct_v4 filled to capacity with pod flows before timing, so new flows evict; " +
-  'walk flows checked in ct_v4 afterwards; sample = kernel average per repetition of one call minus the median of an empty program at the same repeat count; ' +
+  'walks in groups of at most capacity/8 entries (first passes, then second passes), their flows checked in ct_v4 afterwards and replaced by fill flows; sample = kernel average per repetition of one call minus the median of an empty program at the same repeat count; ' +
   'XDP: kbp_from_world and the empty program attached in the run namespace so test-runs do not re-patch the XDP dispatcher; remote warm = two hand-written source-NATed flows that feed each other';
 
 // ---- Addresses and frames ----
@@ -398,65 +399,98 @@ function ipNumber(ip: string): number {
 const LRU_LOCAL_FREE = 128;
 
 /**
- * Fills ct_v4 to its capacity with established pod flows toward the targets, both legs (the client's,
- * keyed to the frontend, and the backend's reply): random clients in 10.244.128.0/17 (never a client
- * the walks use), random ports of Linux's ephemeral range, a random backend of the frontend's. Each
- * (frontend, backend) has one encoded entry whose client address and port are patched per flow. One
- * BPF_MAP_UPDATE_BATCH writes capacity entries; if random keys repeated, it tops up. A full LRU hash
- * reads a little under its capacity: each eviction frees a batch of elements into the evicting CPU's
- * free list, which the next inserts on that CPU take.
+ * Established pod flows toward the targets, written into ct_v4 from user space, both legs (the
+ * client's, keyed to the frontend, and the backend's reply): random clients in 10.244.128.0/17 (never a
+ * client the walks use), random ports of Linux's ephemeral range, a random backend of the frontend's.
+ * Each (frontend, backend) has one encoded entry whose client address and port are patched per flow.
  */
-function fillConntrack(ct: BpfMap, targets: readonly FillTarget[], seed: number): Omit<Conntrack, 'entries' | 'fill' | 'entriesAtEnd'> & { count: number } {
-  const started = performance.now();
-  const capacity = ct.info.maxEntries;
-  if (ct.info.keySize !== ctKeyV4.size || ct.info.valueSize !== ctEntryV4.size) throw new Error('ct_v4 does not have the layout of src/dataplane/layout.ts');
-  const random = generator(seed);
-  const expires = process.hrtime.bigint() + ESTABLISHED_LIFETIME_NS; // CLOCK_MONOTONIC, as bpf_ktime_get_coarse_ns
-  const serviceKey = ctKeyV4.encode({ saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0, proto: TCP, dir: CtDir.service });
-  const replyKey = ctKeyV4.encode({ saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0, proto: TCP, dir: CtDir.reply });
-  const prepared = targets.map((t) => ({
-    vip: ipNumber(t.vip),
-    port: t.port,
-    backends: t.backends.map((be) => {
-      const packets = BigInt(2 + (random() % 1000));
-      const entry = {
-        expiresNs: expires,
-        packets,
-        bytes: packets * 100n,
-        backendId: be.id,
-        revnatId: t.revnatId,
-        svcId: t.svcId,
-        clientIp: '0.0.0.0',
-        flags: CtFlag.seenReply,
-        clientPort: 0,
-        natPort: 0,
-      };
-      return {
-        ip: ipNumber(be.ip),
-        port: be.port,
-        service: ctEntryV4.encode(entry),
-        reply: ctEntryV4.encode({ ...entry, packets: packets - 1n, bytes: (packets - 1n) * 100n }),
-      };
-    }),
-  }));
-  let written = 0;
-  const writeFlows = (flows: number) => {
+class ConntrackFill {
+  written = 0;
+  readonly capacity: number;
+  private readonly random: () => number;
+  private readonly serviceKey = ctKeyV4.encode({ saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0, proto: TCP, dir: CtDir.service });
+  private readonly replyKey = ctKeyV4.encode({ saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0, proto: TCP, dir: CtDir.reply });
+  private readonly targets: { vip: number; port: number; backends: { ip: number; port: number; service: Buffer; reply: Buffer }[] }[];
+
+  constructor(
+    private readonly ct: BpfMap,
+    targets: readonly FillTarget[],
+    seed: number,
+  ) {
+    if (ct.info.keySize !== ctKeyV4.size || ct.info.valueSize !== ctEntryV4.size) throw new Error('ct_v4 does not have the layout of src/dataplane/layout.ts');
+    this.capacity = ct.info.maxEntries;
+    const random = generator(seed);
+    this.random = random;
+    const expires = process.hrtime.bigint() + ESTABLISHED_LIFETIME_NS; // CLOCK_MONOTONIC, as bpf_ktime_get_coarse_ns
+    this.targets = targets.map((t) => ({
+      vip: ipNumber(t.vip),
+      port: t.port,
+      backends: t.backends.map((be) => {
+        const packets = BigInt(2 + (random() % 1000));
+        const entry = {
+          expiresNs: expires,
+          packets,
+          bytes: packets * 100n,
+          backendId: be.id,
+          revnatId: t.revnatId,
+          svcId: t.svcId,
+          clientIp: '0.0.0.0',
+          flags: CtFlag.seenReply,
+          clientPort: 0,
+          natPort: 0,
+        };
+        return {
+          ip: ipNumber(be.ip),
+          port: be.port,
+          service: ctEntryV4.encode(entry),
+          reply: ctEntryV4.encode({ ...entry, packets: packets - 1n, bytes: (packets - 1n) * 100n }),
+        };
+      }),
+    }));
+  }
+
+  /**
+   * Writes capacity entries (one BPF_MAP_UPDATE_BATCH) and tops up if random keys repeated. A full
+   * LRU hash reads a little under its capacity: an insert that finds no free element evicts a batch
+   * into its CPU's free list, which the next inserts there take.
+   */
+  toCapacity(): { fillMs: number; count: number } {
+    const started = performance.now();
+    this.write(Math.ceil(this.capacity / 2));
+    let count = countEntries(this.ct);
+    const full = this.capacity - LRU_LOCAL_FREE * native().possibleCpus();
+    for (let round = 0; round < 3 && count < full; round++) {
+      this.write(Math.ceil((this.capacity - count) / 2));
+      count = countEntries(this.ct);
+    }
+    return { fillMs: Math.round(performance.now() - started), count };
+  }
+
+  /** Deletes these entries (those still there) and writes as many fill entries in their place. */
+  replace(keys: readonly CtKey[]): void {
+    let deleted = 0;
+    for (const key of keys) if (this.ct.delete(ctKeyV4.encode(key))) deleted++;
+    this.write(Math.ceil(deleted / 2));
+  }
+
+  private write(flows: number): void {
+    const { random } = this;
     const keys = Buffer.alloc(2 * flows * ctKeyV4.size);
     const values = Buffer.alloc(2 * flows * ctEntryV4.size);
     for (let f = 0; f < flows; f++) {
-      const target = prepared[random() % prepared.length];
+      const target = this.targets[random() % this.targets.length];
       const be = target?.backends[random() % target.backends.length];
       if (!target || !be) throw new Error('no frontend with a backend to fill conntrack toward');
       const client = (0x0af48000 | (random() & 0x7fff)) >>> 0;
       const clientPort = 32768 + (random() % 28232);
       const k = 2 * f * ctKeyV4.size;
       const v = 2 * f * ctEntryV4.size;
-      serviceKey.copy(keys, k);
+      this.serviceKey.copy(keys, k);
       keys.writeUInt32BE(client, k + KEY_SADDR);
       keys.writeUInt32BE(target.vip, k + KEY_DADDR);
       keys.writeUInt16BE(clientPort, k + KEY_SPORT);
       keys.writeUInt16BE(target.port, k + KEY_DPORT);
-      replyKey.copy(keys, k + ctKeyV4.size);
+      this.replyKey.copy(keys, k + ctKeyV4.size);
       keys.writeUInt32BE(be.ip, k + ctKeyV4.size + KEY_SADDR);
       keys.writeUInt32BE(client, k + ctKeyV4.size + KEY_DADDR);
       keys.writeUInt16BE(be.port, k + ctKeyV4.size + KEY_SPORT);
@@ -468,25 +502,20 @@ function fillConntrack(ct: BpfMap, targets: readonly FillTarget[], seed: number)
         values.writeUInt16BE(clientPort, at + ENTRY_CLIENT_PORT);
       }
     }
-    ct.updateBatch(keys, values, 2 * flows);
-    written += 2 * flows;
-  };
-  writeFlows(Math.ceil(capacity / 2));
-  let count = countEntries(ct);
-  const full = capacity - LRU_LOCAL_FREE * native().possibleCpus();
-  for (let round = 0; round < 3 && count < full; round++) {
-    writeFlows(Math.ceil((capacity - count) / 2));
-    count = countEntries(ct);
+    if (flows > 0) this.ct.updateBatch(keys, values, 2 * flows);
+    this.written += 2 * flows;
   }
-  return { capacity, written, fillMs: Math.round(performance.now() - started), count };
 }
 
 /**
  * Follows a walk's flows through ct_v4 from its first (the service leg as the first packet keyed it):
  * each entry's backend (and for a source-NATed walk its NAT port) gives the next step's key. Every one
- * of the `steps` must be there with exactly `packets` packets.
+ * of the `steps` must be there with exactly `packets` packets. Returns the keys of both legs of every
+ * step (a reply leg keyed as the backend's reply reaches the client or, source-NATed, this node).
  */
-function checkWalk(ct: BpfMap, installed: Installed, first: CtKey, steps: number, snatTo: string | null, packets: bigint, what: string): void {
+function checkWalk(ct: BpfMap, installed: Installed, first: CtKey, steps: number, snatTo: string | null, packets: bigint, what: string): CtKey[] {
+  const replyDir = first.dir === CtDir.external ? CtDir.externalReply : CtDir.reply;
+  const legs: CtKey[] = [];
   let key = first;
   for (let step = 1; step <= steps; step++) {
     const raw = ct.lookup(ctKeyV4.encode(key));
@@ -497,8 +526,14 @@ function checkWalk(ct: BpfMap, installed: Installed, first: CtKey, steps: number
     }
     const be = installed.backends.get(entry.backendId);
     if (!be) throw new Error(`${what}: step ${step}: backend ${entry.backendId} is not in backends_v4`);
+    const reply =
+      snatTo === null
+        ? { saddr: be.ip, sport: be.port, daddr: key.saddr, dport: key.sport, proto: key.proto, dir: replyDir }
+        : { saddr: be.ip, sport: be.port, daddr: snatTo, dport: entry.natPort, proto: key.proto, dir: replyDir };
+    legs.push(key, reply);
     key = snatTo === null ? { ...key, daddr: be.ip, dport: be.port } : { ...key, saddr: snatTo, sport: entry.natPort, daddr: be.ip, dport: be.port };
   }
+  return legs;
 }
 
 /** The warm flows must have taken every repetition: their packets add up to `packets`. */
@@ -512,9 +547,16 @@ function checkWarm(ct: BpfMap, flows: readonly CtKey[], packets: bigint, what: s
   if (sum !== packets) throw new Error(`${what}: its flows have ${sum.toString()} packets, expected ${packets.toString()}`);
 }
 
-/** Walks in groups whose flows (two entries per step) fit in half the table, so none is evicted before its second pass. */
+/**
+ * Walks in groups: all first passes of a group, then all second passes, then the group's flows are
+ * checked, deleted and replaced by fill flows. A group's flows (two entries per step) are at most an
+ * eighth of the table, and what its inserts evict is the fill, older and never hit. Walk flows must
+ * not pile up: the kernel's LRU spares entries that were hit, so a later group's first-pass flows
+ * would be evicted before its second pass, and a remote walk's service legs (hit) outlive their reply
+ * legs (not), which frees the NAT port for a later walk that then meets the old service leg.
+ */
 function batches<T>(items: readonly T[], steps: number, capacity: number): T[][] {
-  const size = Math.max(1, Math.floor(capacity / 2 / (2 * steps)));
+  const size = Math.max(1, Math.floor(capacity / 8 / (2 * steps)));
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -547,9 +589,10 @@ async function measureTc(services: number, s: Settings, base: BpfObject, log: (l
       reconciler.sync([...ring, ...pair]);
       const programMs = Math.round(performance.now() - started);
       const installed = new Installed(maps);
-      const filled = fillConntrack(ct, ringTargets(installed, services, SERVICE_PORT), 4 * services);
+      const fill = new ConntrackFill(ct, ringTargets(installed, services, SERVICE_PORT), 4 * services);
+      const filled = fill.toCapacity();
       log(
-        `datapath: tc, ${services} services: programmed in ${programMs} ms; conntrack ${filled.count}/${filled.capacity} after writing ${filled.written} entries in ${filled.fillMs} ms`,
+        `datapath: tc, ${services} services: programmed in ${programMs} ms; conntrack ${filled.count}/${fill.capacity} after writing ${fill.written} entries in ${filled.fillMs} ms`,
       );
 
       const fromPod: Timer = { prog: obj.program(Programs.fromPod), base: base.program('kbp_baseline'), verdict: TC_ACT_OK };
@@ -558,7 +601,7 @@ async function measureTc(services: number, s: Settings, base: BpfObject, log: (l
       const newFlow = new Samples(steps);
       const established = new Samples(steps);
       const reply = new Samples(steps);
-      for (const group of batches(walks(s.samples, services), steps, filled.capacity)) {
+      for (const group of batches(walks(s.samples, services), steps, fill.capacity)) {
         const ends: Endpoints[] = [];
         for (const w of group)
           ends.push(endOf(await newFlow.take(fromPod, tcpFrame(CLIENT, vip(w.at + 1), w.sport, SERVICE_PORT, TCP_FLAGS.SYN), 'tc new flow')));
@@ -566,9 +609,10 @@ async function measureTc(services: number, s: Settings, base: BpfObject, log: (l
           const out = await established.take(fromPod, tcpFrame(CLIENT, vip(w.at + 1), w.sport, SERVICE_PORT, TCP_FLAGS.ACK), 'tc established walk');
           sameEnd(endOf(out), ends[i], `tc established walk from member ${w.at}`);
         }
+        const legs: CtKey[] = [];
         for (const w of group) {
           const first = { saddr: CLIENT, daddr: vip(w.at + 1), sport: w.sport, dport: SERVICE_PORT, proto: TCP, dir: CtDir.service };
-          checkWalk(ct, installed, first, steps, null, 2n, `tc walk from member ${w.at}`);
+          legs.push(...checkWalk(ct, installed, first, steps, null, 2n, `tc walk from member ${w.at}`));
         }
         // A reply from where each walk ended goes back along it, one reverse NAT per step.
         for (const [i, w] of group.entries()) {
@@ -578,6 +622,7 @@ async function measureTc(services: number, s: Settings, base: BpfObject, log: (l
           if (parseFrame(out).saddr !== vip(w.at + 1))
             throw new Error(`tc reply: the reply to the walk from member ${w.at} did not come back from its first service`);
         }
+        fill.replace(legs);
       }
 
       const bounce = tcpFrame(CLIENT, PING, 9999, SERVICE_PORT, TCP_FLAGS.ACK);
@@ -594,11 +639,11 @@ async function measureTc(services: number, s: Settings, base: BpfObject, log: (l
         services,
         programMs,
         conntrack: {
-          capacity: filled.capacity,
-          written: filled.written,
+          capacity: fill.capacity,
+          written: fill.written,
           fillMs: filled.fillMs,
           entries,
-          fill: entries / filled.capacity,
+          fill: entries / fill.capacity,
           entriesAtEnd: countEntries(ct),
         },
         newFlow: newFlow.figure(),
@@ -678,9 +723,10 @@ async function measureXdp(services: number, placement: Placement, s: Settings, b
       const pair = [nodePort('bench/np-ping:http', PING, [PONG]), nodePort('bench/np-pong:http', PONG, [PING])];
       new Reconciler(new KernelServiceMaps(native(), maps)).sync([...ring, ...pair]);
       const installed = new Installed(maps);
-      const filled = fillConntrack(ct, ringTargets(installed, services, NODE_PORT), 4 * services + (local ? 1 : 2));
+      const fill = new ConntrackFill(ct, ringTargets(installed, services, NODE_PORT), 4 * services + (local ? 1 : 2));
+      const filled = fill.toCapacity();
       log(
-        `datapath: xdp ${placement}, ${services} services: conntrack ${filled.count}/${filled.capacity} after writing ${filled.written} entries in ${filled.fillMs} ms`,
+        `datapath: xdp ${placement}, ${services} services: conntrack ${filled.count}/${fill.capacity} after writing ${fill.written} entries in ${filled.fillMs} ms`,
       );
       const prog = obj.program(Programs.fromWorld);
       native().xdpAttach(target, prog); // held in the XDP dispatcher for the whole measurement
@@ -689,7 +735,7 @@ async function measureXdp(services: number, placement: Placement, s: Settings, b
       const entries = countEntries(ct);
       const newFlow = new Samples(steps);
       const established = new Samples(steps);
-      for (const group of batches(walks(s.samples, services), steps, filled.capacity)) {
+      for (const group of batches(walks(s.samples, services), steps, fill.capacity)) {
         const ends: Endpoints[] = [];
         for (const w of group) {
           ends.push(endOf(await newFlow.take(timer, tcpFrame(OUTSIDE_CLIENT, vip(w.at + 1), w.sport, NODE_PORT, TCP_FLAGS.SYN), `xdp ${placement} new flow`)));
@@ -704,7 +750,7 @@ async function measureXdp(services: number, placement: Placement, s: Settings, b
         }
         for (const w of group) {
           const first = { saddr: OUTSIDE_CLIENT, daddr: vip(w.at + 1), sport: w.sport, dport: NODE_PORT, proto: TCP, dir: CtDir.external };
-          checkWalk(ct, installed, first, steps, local ? null : NODE, 2n, `xdp ${placement} walk from member ${w.at}`);
+          fill.replace(checkWalk(ct, installed, first, steps, local ? null : NODE, 2n, `xdp ${placement} walk from member ${w.at}`));
         }
       }
 
@@ -725,11 +771,11 @@ async function measureXdp(services: number, placement: Placement, s: Settings, b
 
       const result: XdpPlacement = {
         conntrack: {
-          capacity: filled.capacity,
-          written: filled.written,
+          capacity: fill.capacity,
+          written: fill.written,
           fillMs: filled.fillMs,
           entries,
-          fill: entries / filled.capacity,
+          fill: entries / fill.capacity,
           entriesAtEnd: countEntries(ct),
         },
         newFlow: newFlow.figure(),
