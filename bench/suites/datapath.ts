@@ -56,8 +56,8 @@ export type Figure = Static<typeof Figure>;
 
 const Conntrack = Type.Object({
   capacity: Type.Integer({ description: "ct_v4's max_entries" }),
-  written: Type.Integer({ description: 'entries written from user space to fill it' }),
-  fillMs: Type.Number({ description: 'time to build and write them (BPF_MAP_UPDATE_BATCH) and count the table, ms' }),
+  written: Type.Integer({ description: 'fill entries written from user space: to capacity first, then in place of each group of measured flows' }),
+  fillMs: Type.Number({ description: 'time to fill the table to capacity (building the entries, BPF_MAP_UPDATE_BATCH, counting), ms' }),
   entries: Type.Integer({ description: 'entries when timing started' }),
   fill: Type.Number({ description: 'entries / capacity when timing started' }),
   entriesAtEnd: Type.Integer({ description: 'entries when timing ended' }),
