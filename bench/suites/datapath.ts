@@ -12,18 +12,19 @@
 //
 // Before timing, ct_v4 (an LRU hash) is filled to its capacity from user space with pod flows (both
 // legs) toward the installed frontends, so every new flow's two inserts evict, as on a busy node. The
-// flows a walk measures are created after the fill and checked in the table afterwards: after the
-// first pass and the second, every service leg of the walk must hold exactly two packets (created by
-// the first pass, hit once by the second), so no "new" step hit an older flow and no "established" step
-// found its flow evicted. Then they are deleted and replaced by as many fill flows, so the table stays
+// flows a walk measures are created after the fill and checked in the table after both passes: every
+// service leg of the walk must hold exactly two packets (created by the first pass, hit once by the
+// second), so no "new" step hit an older flow and no "established" step found its flow evicted. Then they are deleted and replaced by as many fill flows, so the table stays
 // full of the fill (see batches()). The warm flows are checked the same way (packets = repetitions).
 //
 // The XDP path for outside traffic (kbp_from_world) is measured the same way with node ports in a ring,
 // all backends on this node (DNAT, pass) or all on another (SNAT, DNAT, next hop, XDP_TX), in a network
 // namespace of the run's own for the FIB. A test-run of an XDP program with repeat > 1 adds it to the
 // kernel's XDP dispatcher and removes it again afterwards unless it is already there: a rewrite of the
-// dispatcher's code and two RCU grace periods per call (~26 ms), after which the first repetitions run
-// ~10 us slower. So both XDP programs (kbp_from_world and the empty one) are attached to interfaces of
+// dispatcher's code and RCU grace periods at every call (~26 ms of wall time each on the 2-core VM),
+// after which the call's first repetitions ran ~10 us slower there, an error of 40 ns/packet at 250
+// repetitions (an empty program's first repetitions are not slowed as much, so subtracting it does not
+// remove it). So both XDP programs (kbp_from_world and the empty one) are attached to interfaces of
 // that namespace for the run, which keeps them in the dispatcher, and the repeat counts are large.
 import { mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -117,9 +118,12 @@ interface Settings {
   xdpWalkMax: number;
   warmRepeat: number;
 }
-// tc walks as before (500 steps at most). XDP walks up to 5000 steps: with the program held in the
-// dispatcher a call's own first-run cost is ~1 us, under 1 ns/packet from 1000 repetitions on. Warm
-// figures at 100k repetitions: the per-repetition average has settled by 10k (within ~2%).
+// Repeat counts. A call's first repetitions are slower (caches cold after the syscall): measured on the
+// warm flow, ~1 us in all for tc and for XDP held in the dispatcher, so under 1 ns/packet from 1000
+// repetitions on. tc walks as before (500 steps at most). XDP walks up to 5000 steps (a walk has at most
+// services / 4, so 250 at 1000 services and 1 at 1 service: there a figure includes that first-run
+// cost). Warm and not-a-service figures at 100k repetitions (~25 ms a call): the per-repetition
+// average has settled by 10k. 100 samples per figure, as the 100 walks before.
 const FULL: Settings = { samples: 100, tcWalkMax: 500, xdpWalkMax: 5000, warmRepeat: 100_000 };
 const QUICK: Settings = { samples: 10, tcWalkMax: 50, xdpWalkMax: 100, warmRepeat: 2000 };
 
