@@ -35,9 +35,12 @@ export interface IpcChild<Req, Rep> {
   close(): void;
 }
 
-/** A helper process in a namespace that answers requests over IPC ({seq, req} -> {seq, reply}). */
-async function startIpcChild<Req, Rep>(ns: string, script: string, args: readonly string[], what: string): Promise<IpcChild<Req, Rep>> {
-  const child = spawnIn(ns, process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * A helper process in a namespace that answers requests over IPC ({seq, req} -> {seq, reply}) and
+ * says {ready: true} once it listens. `script`: a file of the harness, or an absolute path.
+ */
+export async function startIpcChild<Req, Rep>(ns: string, script: string, args: readonly string[], what: string): Promise<IpcChild<Req, Rep>> {
+  const child = spawnIn(ns, process.execPath, [path.resolve(here, script), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await waitReady(child, what);
   let seq = 0;
   const waiting = new Map<number, (reply: Rep) => void>();
