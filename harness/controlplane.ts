@@ -17,6 +17,11 @@ export interface ControlPlaneOptions {
   binDir: string;
   workDir: string;
   serviceCidr?: string;
+  /**
+   * Runs kube-controller-manager with its EndpointSlice controller (default true). A cluster whose
+   * slices are all written by hand goes without, one process fewer competing for the CPUs.
+   */
+  controllerManager?: boolean;
   /** Inherit the components' output (for debugging). */
   log?: boolean;
 }
@@ -150,6 +155,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let controllerManager: ChildProcess | undefined;
   const startControllerManager = (): void => {
+    if (options.controllerManager === false) return;
     controllerManager = spawn('kube-controller-manager', [
       `--kubeconfig=${kubeconfig}`,
       '--controllers=endpointslice',
