@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { k8sBinDir, NODE_NAME } from './cluster.js';
 import { startControlPlane, type ControlPlane } from './controlplane.js';
-import { runIn, spawnIn } from './exec.js';
+import { runIn, spawnTiedIn } from './exec.js';
 import { createFabric, type Fabric } from './fabric.js';
 import type { KubeObject, KubeReply, KubeRequest } from './kube-client-protocol.js';
 import { startWhoamiServer } from './processes.js';
@@ -349,7 +349,7 @@ export async function createBenchCluster(options: BenchClusterOptions): Promise<
             // to the measured service's endpoint in this pod: its replies come from that address.
             const udp = measured.endpoints[e] === undefined ? String(PORTS.udp) : `${measured.endpoints[e]}:${PORTS.udp}`;
             const args = ['server', '-http-port', String(PORTS.http), '-udp-port', udp, '-grpc-port', 'disabled', '-redirect-port', 'disabled'];
-            server = spawnIn(pod.ns, fortio, [...args, '-tcp-port', 'disabled', '-ui-path', ''], { stdio: ['ignore', log, log], cwd: workDir });
+            server = spawnTiedIn(pod.ns, fortio, [...args, '-tcp-port', 'disabled', '-ui-path', ''], { stdio: ['ignore', log, log], cwd: workDir });
           } finally {
             closeSync(log);
           }

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { run } from '../src/exec.js';
-import { spawnIn } from './exec.js';
+import { spawnTiedIn } from './exec.js';
 import { startKubeClient, type KubeClient } from './processes.js';
 
 export interface ControlPlaneOptions {
@@ -109,7 +109,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const kubeconfig = path.join(workDir, 'admin.kubeconfig');
   writeKubeconfig(kubeconfig, pki, server);
   const stdio = ['ignore', options.log ? 'inherit' : 'ignore', options.log ? 'inherit' : 'ignore'] as const;
-  const spawn = (bin: string, args: string[]) => spawnIn(fabricNs, path.join(binDir, bin), args, { stdio: [...stdio] });
+  // Tied to this process: a harness that dies leaves no etcd or API server running.
+  const spawn = (bin: string, args: string[]) => spawnTiedIn(fabricNs, path.join(binDir, bin), args, { stdio: [...stdio] });
   const etcd = spawn('etcd', [
     `--data-dir=${workDir}/etcd`,
     '--listen-client-urls=http://127.0.0.1:2379',

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BenchCluster, BenchNode } from './bench-bed.js';
 import { clusterCidr, NODE_NAME } from './bench-bed.js';
 import { k8sBinDir } from './cluster.js';
-import { runIn, spawnIn } from './exec.js';
+import { runIn, spawnTiedIn } from './exec.js';
 import { agentCommand, startAgent } from './processes.js';
 
 export type ProxyMode = 'kube-bpf-proxy' | 'iptables' | 'nftables' | 'ipvs' | 'none';
@@ -166,7 +166,7 @@ async function startKubeProxy(mode: 'iptables' | 'nftables' | 'ipvs', node: Benc
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawnIn(node.ns, bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...environment } });
+    child = spawnTiedIn(node.ns, bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...environment } });
   } finally {
     closeSync(fd);
   }
