@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { run } from '../src/exec.js';
-import { spawnIn } from './exec.js';
+import { spawnTiedIn } from './exec.js';
 import { startKubeClient, type KubeClient } from './processes.js';
 
 export interface ControlPlaneOptions {
@@ -17,6 +17,11 @@ export interface ControlPlaneOptions {
   binDir: string;
   workDir: string;
   serviceCidr?: string;
+  /**
+   * Runs kube-controller-manager with its EndpointSlice controller (default true). A cluster whose
+   * slices are all written by hand goes without, one process fewer competing for the CPUs.
+   */
+  controllerManager?: boolean;
   /** Inherit the components' output (for debugging). */
   log?: boolean;
 }
@@ -104,7 +109,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const kubeconfig = path.join(workDir, 'admin.kubeconfig');
   writeKubeconfig(kubeconfig, pki, server);
   const stdio = ['ignore', options.log ? 'inherit' : 'ignore', options.log ? 'inherit' : 'ignore'] as const;
-  const spawn = (bin: string, args: string[]) => spawnIn(fabricNs, path.join(binDir, bin), args, { stdio: [...stdio] });
+  // Tied to this process: a harness that dies leaves no etcd or API server running.
+  const spawn = (bin: string, args: string[]) => spawnTiedIn(fabricNs, path.join(binDir, bin), args, { stdio: [...stdio] });
   const etcd = spawn('etcd', [
     `--data-dir=${workDir}/etcd`,
     '--listen-client-urls=http://127.0.0.1:2379',
@@ -150,6 +156,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let controllerManager: ChildProcess | undefined;
   const startControllerManager = (): void => {
+    if (options.controllerManager === false) return;
     controllerManager = spawn('kube-controller-manager', [
       `--kubeconfig=${kubeconfig}`,
       '--controllers=endpointslice',

@@ -18,3 +18,12 @@ export function runIn(ns: string, cmd: string, args: readonly string[]): Promise
 export function spawnIn(ns: string, cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   return spawn('nsenter', [`--net=${netnsPath(ns)}`, '--', cmd, ...args], options);
 }
+
+/**
+ * Like spawnIn, for a program that has no IPC channel to notice the harness gone: it gets SIGKILL
+ * when the process that started it dies (setpriv sets the parent-death signal, then execs it, so
+ * the child's pid and command line are the program's own).
+ */
+export function spawnTiedIn(ns: string, cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  return spawnIn(ns, 'setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...args], options);
+}

@@ -1,4 +1,4 @@
-// Messages between a test and the kube client (src/sandbox/kube-client.ts).
+// Messages between a test and the kube client (harness/kube-client.ts).
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 
 /** The metadata a test writes. Objects cross the IPC channel as JSON, so they are plain data shaped
@@ -10,8 +10,10 @@ export type KubeObject = { apiVersion?: string; kind?: string; metadata?: Object
 
 export type KubeRequest =
   | { op: 'apply'; object: KubeObject }
-  /** Creates many objects, `concurrency` requests at a time (benchmarks). */
+  /** Creates many objects, `concurrency` requests at a time over kept-alive connections (benchmarks). */
   | { op: 'create-many'; objects: KubeObject[]; concurrency: number }
+  /** One request as it is (path from the server's root, JSON body); fails unless the answer is 2xx. */
+  | { op: 'request'; method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; path: string; body?: unknown }
   | { op: 'delete'; object: KubeObject; gracePeriodSeconds?: number }
   | { op: 'list'; apiVersion: string; kind: string; namespace?: string }
   | { op: 'pod-status'; namespace: string; name: string; status: Record<string, unknown> }
@@ -21,5 +23,8 @@ export interface KubeReply {
   object?: unknown;
   status?: number;
   text?: string;
+  /** create-many: how many objects were made, and how long it took inside the client. */
+  count?: number;
+  seconds?: number;
   error?: string;
 }

@@ -2,6 +2,7 @@
 // IPC) and the agent itself, the way a hostNetwork DaemonSet pod runs in the node's namespace.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnIn } from './exec.js';
@@ -10,6 +11,11 @@ import type { KubeReply, KubeRequest } from './kube-client-protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cliPath = path.join(here, '..', 'src', 'cli', 'main.js');
+
+/** The command line `startAgent` runs (inside the namespace): node, the CLI, `agent` and `args`. */
+export function agentCommand(args: readonly string[]): string[] {
+  return [process.execPath, cliPath, 'agent', ...args];
+}
 
 async function waitReady(child: ChildProcess, what: string, timeoutMs = 10_000): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -26,6 +32,16 @@ async function waitReady(child: ChildProcess, what: string, timeoutMs = 10_000):
 export async function startPodServer(ns: string, name: string): Promise<ChildProcess> {
   const child = spawnIn(ns, process.execPath, [path.join(here, 'pod-server.js'), name], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await waitReady(child, `server ${name}`);
+  return child;
+}
+
+/**
+ * A whoami server in a pod (harness/whoami-server.ts): each answer names the local address the
+ * connection arrived at. It exits with the IPC channel, so killing the test kills it too.
+ */
+export async function startWhoamiServer(ns: string, port: number): Promise<ChildProcess> {
+  const child = spawnIn(ns, process.execPath, [path.join(here, 'whoami-server.js'), String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await waitReady(child, `whoami server in ${ns}`);
   return child;
 }
 
@@ -87,13 +103,29 @@ export interface AgentProcess {
   kill(): Promise<void>;
 }
 
+export interface AgentOptions {
+  /** Inherit the agent's stderr (its stdout is inherited unless `logFile` is given). */
+  log?: boolean;
+  /** Write the agent's stdout and stderr to this file instead. */
+  logFile?: string;
+  /** How long the first programmed sync may take (default 30 s); the agent is killed after it. */
+  readyTimeoutMs?: number;
+}
+
 /** Starts `kbproxy agent` inside a node namespace; resolves once it reports its first sync programmed. */
-export async function startAgent(ns: string, args: readonly string[], options: { log?: boolean } = {}): Promise<AgentProcess> {
-  const child = spawnIn(ns, process.execPath, [cliPath, 'agent', ...args], {
-    stdio: ['ignore', 'inherit', options.log ? 'inherit' : 'ignore', 'ipc'],
-    env: { ...process.env, KBP_LOG_LEVEL: process.env.KBP_LOG_LEVEL ?? 'info' },
-  });
-  await waitReady(child, 'agent', 30_000);
+export async function startAgent(ns: string, args: readonly string[], options: AgentOptions = {}): Promise<AgentProcess> {
+  const [cmd = process.execPath, ...rest] = agentCommand(args);
+  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawnIn(ns, cmd, rest, {
+      stdio: ['ignore', fd ?? 'inherit', fd ?? (options.log ? 'inherit' : 'ignore'), 'ipc'],
+      env: { ...process.env, KBP_LOG_LEVEL: process.env.KBP_LOG_LEVEL ?? 'info' },
+    });
+  } finally {
+    if (fd !== undefined) closeSync(fd); // the child holds its own copy
+  }
+  await waitReady(child, 'agent', options.readyTimeoutMs ?? 30_000);
   const exited = once(child, 'exit') as Promise<[number | null]>;
   return {
     child,

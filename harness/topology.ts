@@ -65,7 +65,8 @@ export async function createNodeSandbox(options: NodeSandboxOptions = {}): Promi
   const pinDir = name === 'node' ? `/sys/fs/bpf/kbp-${runId}` : `/sys/fs/bpf/kbp-${runId}-${name}`;
   const podPrefix = options.podPrefix ?? '10.244.1';
   const gateway = `${podPrefix}.1`;
-  const namespaces = [nodeNs];
+  // Only namespaces this sandbox made: a name that was taken is never deleted on the way out.
+  const namespaces: string[] = [];
   const pods: Pod[] = [];
 
   const sandbox: NodeSandbox = {
@@ -105,6 +106,7 @@ export async function createNodeSandbox(options: NodeSandboxOptions = {}): Promi
 
   try {
     await run('ip', ['netns', 'add', nodeNs]);
+    namespaces.unshift(nodeNs);
     await runIn(nodeNs, 'ip', ['link', 'set', 'lo', 'up']);
     await sysctl(nodeNs, 'net.ipv4.ip_forward', '1');
   } catch (err) {
