@@ -85,7 +85,8 @@ export async function runLoad(fortio: string, ns: string, spec: LoadSpec): Promi
       child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
       const [code] = (await once(child, 'exit')) as [number | null];
-      if (code !== 0) throw new Error(`fortio ${args.join(' ')} exited ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+      const why = `fortio ${args.join(' ')} exited ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`;
+      if (code !== 0 || out.trim() === '') throw new Error(why);
       return JSON.parse(out) as FortioResult;
     }),
   );

@@ -59,7 +59,7 @@ const options = {
   changes: quick ? 4 : Number(values.changes),
   burst: quick ? 10 : Number(values.burst),
 };
-const coldTimeoutMs = Number(values['cold-timeout-minutes']) * 60_000;
+const coldTimeoutMs = (quick ? 2 : Number(values['cold-timeout-minutes'])) * 60_000;
 const startedAt = new Date();
 const outDir = values.out ?? path.join(repoRoot, 'bench', 'results', startedAt.toISOString().slice(0, 16).replace(/:/g, '-'));
 
@@ -70,6 +70,15 @@ process.env.KBP_K8S_BIN = k8sBin;
 const version = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
 
 const failures: Failure[] = [];
+
+// Ctrl-C or a kill tears down what is up (proxy, node, cluster) before the process goes.
+const teardown = new Set<() => Promise<void>>();
+const onSignal = (signal: NodeJS.Signals): void => {
+  log(`${signal}: tearing down`);
+  void Promise.allSettled([...teardown].reverse().map((f) => f())).then(() => process.exit(130));
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 const proberScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prober.js');
 
@@ -82,6 +91,12 @@ async function runMode(cluster: BenchCluster, mode: ProxyMode, round: number, re
   const node = await cluster.newNode();
   let prober: Prober | undefined;
   let stop: (() => Promise<void>) | undefined;
+  const down = async (): Promise<void> => {
+    await stop?.();
+    prober?.close();
+    await node.destroy();
+  };
+  teardown.add(down);
   try {
     prober = await startIpcChild<ProbeRequest, ProbeReply>(node.client.ns, proberScript, [], 'prober');
     const startedMs = nowMs();
@@ -89,7 +104,7 @@ async function runMode(cluster: BenchCluster, mode: ProxyMode, round: number, re
     const cold = mode === 'none' ? Promise.resolve(null) : coldStart(prober, cluster, startedMs, coldTimeoutMs);
     const started = await startProxy(mode, node, cluster);
     if (!started.ok) {
-      await cold;
+      // The sweep ends with the prober, below: nothing will ever answer.
       record.runnable = false;
       record.reason = started.reason;
       if (mode !== 'ipvs') fail('start', started.reason);
@@ -124,9 +139,8 @@ async function runMode(cluster: BenchCluster, mode: ProxyMode, round: number, re
   } catch (err) {
     fail('run', err instanceof Error ? err.message : String(err));
   } finally {
-    await stop?.();
-    prober?.close();
-    await node.destroy();
+    teardown.delete(down);
+    await down();
   }
 }
 
@@ -184,6 +198,8 @@ if (suites.includes('e2e') || suites.includes('control')) {
   for (const services of options.scales) {
     log(`${services} services: populating the API server`);
     const cluster = await createBenchCluster({ services });
+    const down = () => cluster.destroy();
+    teardown.add(down);
     const scale: ScaleRun = { services, populateSeconds: cluster.populateSeconds, modes: [], ratios: [] };
     scales.push(scale);
     try {
@@ -193,7 +209,8 @@ if (suites.includes('e2e') || suites.includes('control')) {
       }
       summarizeScale(scale);
     } finally {
-      await cluster.destroy();
+      teardown.delete(down);
+      await down();
     }
   }
 }

@@ -16,7 +16,7 @@ interface Bar {
   max: number;
 }
 
-/** Bars with min-max whiskers, one panel per group, modes along x, scales side by side. */
+/** Medians with min-max whiskers, one panel per group, modes along x, scales side by side: bars, or points on a log scale (a bar has no base there). */
 function barChart(title: string, unit: string, bars: Bar[], logScale = false): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -32,7 +32,10 @@ function barChart(title: string, unit: string, bars: Bar[], logScale = false): T
         color: { field: 'services', type: 'nominal', title: 'services' },
       },
       layer: [
-        { mark: 'bar', encoding: { y: { field: 'median', type: 'quantitative', title: unit, scale: logScale ? { type: 'log' } : {} } } },
+        {
+          mark: logScale ? { type: 'point', filled: true, size: 90 } : 'bar',
+          encoding: { y: { field: 'median', type: 'quantitative', title: unit, scale: logScale ? { type: 'log' } : {} } },
+        },
         { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
       ],
     },
@@ -97,7 +100,7 @@ function datapathCharts(run: BenchRun): TopLevelSpec[] {
       height: 260,
       encoding: {
         x: { field: 'services', type: 'quantitative', scale: { type: 'log' }, title: 'services installed' },
-        color: { field: 'case', type: 'nominal' },
+        color: { field: 'case', type: 'nominal', legend: { labelLimit: 300 } },
       },
       layer: [
         { mark: { type: 'line', point: true }, encoding: { y: { field: 'median', type: 'quantitative', title: 'ns/packet', scale: { type: 'log' } } } },

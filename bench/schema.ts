@@ -9,13 +9,14 @@ import { Summary } from './stats.js';
 
 export const RUN_SCHEMA_VERSION = 1;
 
-export const MODES = ['kube-bpf-proxy', 'iptables', 'nftables', 'ipvs', 'none'] as const;
+export { PROXY_MODES as MODES } from '../harness/proxies.js';
 export const SUITES = ['e2e', 'control', 'datapath'] as const;
 
-const Usage = Type.Union([Type.Object({ cpuSeconds: Type.Number(), peakRssMiB: Type.Number() }), Type.Null()]);
+/** The proxy process: CPU seconds (its own and of the children it waited for: iptables-restore, nft) and peak RSS. */
+const Usage = Type.Union([Type.Object({ cpuSeconds: Type.Number(), childCpuSeconds: Type.Number(), peakRssMiB: Type.Number() }), Type.Null()]);
 
 export const ModeRun = Type.Object({
-  mode: Type.Union(MODES.map((m) => Type.Literal(m))),
+  mode: Type.Union([Type.Literal('kube-bpf-proxy'), Type.Literal('iptables'), Type.Literal('nftables'), Type.Literal('ipvs'), Type.Literal('none')]),
   /** False where the mode cannot run on this machine; `reason` then says why, in the proxy's words. */
   runnable: Type.Boolean(),
   reason: Type.Optional(Type.String()),

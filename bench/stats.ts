@@ -29,7 +29,7 @@ export function pairRatios(a: readonly number[], b: readonly number[]): Summary 
   for (let i = 0; i < n; i++) {
     const x = a[i];
     const y = b[i];
-    if (x !== undefined && y !== undefined && y !== 0) ratios.push(x / y);
+    if (x !== undefined && y !== undefined && Number.isFinite(x / y)) ratios.push(x / y);
   }
   return ratios.length > 0 ? summarize(ratios) : null;
 }
