@@ -5,7 +5,7 @@
 // setting that is not the node namespace's own.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchCluster, BenchNode } from './bench-bed.js';
 import { clusterCidr, NODE_NAME } from './bench-bed.js';
@@ -46,7 +46,15 @@ export type StartResult = { ok: true; proxy: RunningProxy } | { ok: false; reaso
 export interface StartOptions {
   /** How long the first sync may take (default: 2 min, or 30 ms a service when that is longer). */
   timeoutMs?: number;
+  /**
+   * Which iptables kube-proxy's iptables and ipvs modes drive (it runs `iptables-restore` from its
+   * PATH): the machine's default (`iptables --version` says which; Debian's is nft), or the legacy
+   * x_tables one, as the kube-proxy image's iptables-wrapper would pick on a node using it.
+   */
+  iptables?: 'default' | 'legacy';
 }
+
+const IPTABLES_TOOLS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'];
 
 const CLK_TCK = 100; // USER_HZ: /proc's clock ticks are 1/100 s on Linux
 const STOP_GRACE_MS = 10_000;
@@ -158,10 +166,27 @@ function noModprobeDir(workDir: string): string {
   return dir;
 }
 
-async function startKubeProxy(mode: 'iptables' | 'nftables' | 'ipvs', node: BenchNode, cluster: BenchCluster, timeoutMs: number): Promise<StartResult> {
+/** A directory of the iptables tools as the legacy x_tables multi-binary (it dispatches on its name). */
+function legacyIptablesDir(workDir: string): string {
+  const dir = path.join(workDir, 'iptables-legacy');
+  const multi = ['/usr/sbin/xtables-legacy-multi', '/sbin/xtables-legacy-multi'].find((f) => existsSync(f));
+  if (!multi) throw new Error('iptables legacy requested, but xtables-legacy-multi is not installed');
+  mkdirSync(dir, { recursive: true });
+  for (const tool of IPTABLES_TOOLS) if (!existsSync(path.join(dir, tool))) symlinkSync(multi, path.join(dir, tool));
+  return dir;
+}
+
+async function startKubeProxy(
+  mode: 'iptables' | 'nftables' | 'ipvs',
+  node: BenchNode,
+  cluster: BenchCluster,
+  timeoutMs: number,
+  iptables: 'default' | 'legacy',
+): Promise<StartResult> {
   const command = kubeProxyCommand(mode, cluster.kubeconfig);
   const [bin = '', ...args] = command;
-  const environment = { PATH: `${noModprobeDir(cluster.workDir)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+  const dirs = [noModprobeDir(cluster.workDir), ...(iptables === 'legacy' && mode !== 'nftables' ? [legacyIptablesDir(cluster.workDir)] : [])];
+  const environment = { PATH: [...dirs, process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':') };
   const logFile = path.join(cluster.workDir, `${node.ns}-${mode}.log`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
@@ -226,6 +251,6 @@ export async function startProxy(mode: ProxyMode, node: BenchNode, cluster: Benc
     case 'iptables':
     case 'nftables':
     case 'ipvs':
-      return startKubeProxy(mode, node, cluster, timeoutMs);
+      return startKubeProxy(mode, node, cluster, timeoutMs, options.iptables ?? 'default');
   }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { run } from '../../harness/exec.js';
 import { createBenchCluster, endpointOf, type BenchCluster, type BenchNode } from '../../harness/bench-bed.js';
-import { PROXY_MODES, startProxy, type ProxyMode, type RunningProxy } from '../../harness/proxies.js';
+import { PROXY_MODES, startProxy, type ProxyMode, type RunningProxy, type StartOptions } from '../../harness/proxies.js';
 import { startPodClient, type PodClient } from '../../harness/processes.js';
 import { ifSet } from '../helpers/types.js';
 
@@ -116,14 +116,18 @@ describe('the benchmark bed: every proxy mode on a fresh node against one API se
     console.log(`# ${mode}: ${usage.cpuSeconds.toFixed(2)} CPU s (children ${usage.childCpuSeconds.toFixed(2)}), peak RSS ${usage.peakRssMiB.toFixed(0)} MiB`);
   }
 
-  for (const mode of PROXY_MODES) {
-    test(`${mode}: the measured service answers over HTTP, whoami and UDP, and other services answer`, async () => {
+  const cases: { label: string; mode: ProxyMode; options: StartOptions }[] = [
+    ...PROXY_MODES.map((mode) => ({ label: mode, mode, options: {} })),
+    { label: 'iptables (legacy x_tables)', mode: 'iptables', options: { iptables: 'legacy' } },
+  ];
+  for (const { label, mode, options } of cases) {
+    test(`${label}: the measured service answers over HTTP, whoami and UDP, and other services answer`, async () => {
       const node = await cluster.newNode();
       let proxy: RunningProxy | undefined;
       let client: PodClient | undefined;
       try {
         const started = Date.now();
-        const result = await startProxy(mode, node, cluster);
+        const result = await startProxy(mode, node, cluster, options);
         if (mode === 'ipvs' && !existsSync('/proc/net/ip_vs')) {
           // No IP_VS in this kernel: kube-proxy must refuse, and say why.
           assert.equal(result.ok, false, 'ipvs started on a kernel without IP_VS');
@@ -133,7 +137,7 @@ describe('the benchmark bed: every proxy mode on a fresh node against one API se
         }
         assert.ok(result.ok, result.ok ? '' : `${mode} did not start: ${result.reason}`);
         proxy = result.proxy;
-        console.log(`# ${mode}: first sync ${Date.now() - started} ms after start; ${proxy.command.join(' ') || '(no process)'}`);
+        console.log(`# ${label}: first sync ${Date.now() - started} ms after start; ${proxy.command.join(' ') || '(no process)'}`);
         client = await startPodClient(node.client.ns);
         await exercise(mode, node, proxy, client);
       } finally {
