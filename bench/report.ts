@@ -53,7 +53,10 @@ function e2eCharts(run: BenchRun): TopLevelSpec[] {
         }),
       ),
     );
-  return [barChart('End to end: p99 latency (lower is better)', 'µs', bars('p99')), barChart('End to end: rate (higher is better)', 'per second', bars('rate'))];
+  return [
+    barChart('End to end: p99 latency (lower is better)', 'µs', bars('p99')),
+    barChart('End to end: rate (higher is better)', 'per second', bars('rate')),
+  ];
 }
 
 function controlCharts(run: BenchRun): TopLevelSpec[] {
@@ -66,15 +69,26 @@ function controlCharts(run: BenchRun): TopLevelSpec[] {
   const change: Bar[] = run.scales.flatMap((s) =>
     s.modes.flatMap((m) => {
       const all = m.summary.control?.changeMs.all;
-      return all ? [{ services: String(s.services), mode: m.mode, group: 'endpoint change, p50 (bar) to p99', median: all.p50, min: all.p50, max: all.p99 }] : [];
+      return all
+        ? [{ services: String(s.services), mode: m.mode, group: 'endpoint change, p50 (bar) to p99', median: all.p50, min: all.p50, max: all.p99 }]
+        : [];
     }),
   );
-  return [barChart('Control plane: from cold (lower is better)', 's', cold, true), barChart('Control plane: one change served (lower is better)', 'ms', change, true)];
+  return [
+    barChart('Control plane: from cold (lower is better)', 's', cold, true),
+    barChart('Control plane: one change served (lower is better)', 'ms', change, true),
+  ];
 }
 
 function datapathCharts(run: BenchRun): TopLevelSpec[] {
   const dp = run.datapath;
-  const figure = (services: number, name: string, f: { medianNs: number; minNs: number; maxNs: number }) => ({ services, case: name, median: f.medianNs, min: f.minNs, max: f.maxNs });
+  const figure = (services: number, name: string, f: { medianNs: number; minNs: number; maxNs: number }) => ({
+    services,
+    case: name,
+    median: f.medianNs,
+    min: f.minNs,
+    max: f.maxNs,
+  });
   const rows = [
     ...(dp?.tc ?? []).flatMap((r) => [
       figure(r.services, 'tc new flow', r.newFlow),
@@ -138,7 +152,9 @@ export function markdown(run: BenchRun): string {
   const lines: string[] = [];
   for (const s of run.scales) {
     lines.push(`\n**${s.services.toLocaleString('en')} services** (${run.options.rounds} rounds, medians, min–max)\n`);
-    lines.push('| mode | CRR fixed p50 / p99 / p99.9 µs | CRR max conn/s | keep-alive max req/s | UDP p99 µs | all answer from cold | change p50 / p99 ms | CPU s | peak RSS MiB |');
+    lines.push(
+      '| mode | CRR fixed p50 / p99 / p99.9 µs | CRR max conn/s | keep-alive max req/s | UDP p99 µs | all answer from cold | change p50 / p99 ms | CPU s | peak RSS MiB |',
+    );
     lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const m of s.modes) {
       if (!m.runnable) {

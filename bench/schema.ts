@@ -20,8 +20,9 @@ export const ModeRun = Type.Object({
   /** False where the mode cannot run on this machine; `reason` then says why, in the proxy's words. */
   runnable: Type.Boolean(),
   reason: Type.Optional(Type.String()),
-  /** The proxy's exact command line (empty for the floor). */
+  /** The proxy's exact command line (empty for the floor), and what it had in its environment beyond the harness's. */
   command: Type.Array(Type.String()),
+  environment: Type.Optional(Type.Record(Type.String(), Type.String())),
   rounds: Type.Array(
     Type.Object({
       round: Type.Integer(),
@@ -74,13 +75,23 @@ export const BenchRun = Type.Object({
     rate: Type.Number(),
     changes: Type.Integer(),
     burst: Type.Integer(),
+    /** Which iptables kube-proxy's iptables mode drove: the machine's default (nft) or legacy x_tables. */
+    iptables: Type.Union([Type.Literal('default'), Type.Literal('legacy')]),
   }),
   machine: Machine,
   tools: Type.Record(Type.String(), Type.String()),
   scales: Type.Array(ScaleRun),
   datapath: Type.Optional(datapathSuite),
   /** Everything that went wrong, each with its reason; a run with any exits non-zero. */
-  failures: Type.Array(Type.Object({ suite: Type.String(), services: Type.Union([Type.Integer(), Type.Null()]), mode: Type.Union([Type.String(), Type.Null()]), round: Type.Union([Type.Integer(), Type.Null()]), reason: Type.String() })),
+  failures: Type.Array(
+    Type.Object({
+      suite: Type.String(),
+      services: Type.Union([Type.Integer(), Type.Null()]),
+      mode: Type.Union([Type.String(), Type.Null()]),
+      round: Type.Union([Type.Integer(), Type.Null()]),
+      reason: Type.String(),
+    }),
+  ),
 });
 export type BenchRun = Static<typeof BenchRun>;
 export type Failure = BenchRun['failures'][number];

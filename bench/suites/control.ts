@@ -67,7 +67,9 @@ async function measureChange(prober: Prober, cluster: BenchCluster, change: Retu
   const sinceMs = nowMs();
   await cluster.setMeasuredEndpoints(change.endpoints);
   const r = await prober.request(
-    change.arrives ? { op: 'served', endpoint: change.watch, sinceMs, timeoutMs } : { op: 'gone', endpoint: change.watch, sinceMs, quiet: QUIET_PROBES, timeoutMs },
+    change.arrives
+      ? { op: 'served', endpoint: change.watch, sinceMs, timeoutMs }
+      : { op: 'gone', endpoint: change.watch, sinceMs, quiet: QUIET_PROBES, timeoutMs },
   );
   return r.atMs == null ? null : Math.max(0, r.atMs - sinceMs);
 }
@@ -119,7 +121,12 @@ export function summarizeControl(rounds: readonly ControlRound[]): Static<typeof
   const bursts = rounds.flatMap((r) => (r.burstMs === null ? [] : [r.burstMs]));
   return {
     coldSeconds: cold.length ? summarize(cold) : null,
-    changeMs: Object.fromEntries(Object.entries(pooled).map(([k, xs]) => [k, { p50: Math.round(percentile(xs, 50) * 10) / 10, p99: Math.round(percentile(xs, 99) * 10) / 10, samples: xs.length }])),
+    changeMs: Object.fromEntries(
+      Object.entries(pooled).map(([k, xs]) => [
+        k,
+        { p50: Math.round(percentile(xs, 50) * 10) / 10, p99: Math.round(percentile(xs, 99) * 10) / 10, samples: xs.length },
+      ]),
+    ),
     burstMs: bursts.length ? summarize(bursts) : null,
   };
 }

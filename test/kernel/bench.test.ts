@@ -16,7 +16,10 @@ import { run } from '../../src/exec.js';
 test('npm run bench -- --quick --suite all: a valid result with samples from every runnable mode', { timeout: 900_000 }, async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'kbp-bench-'));
   try {
-    await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--quick', '--suite', 'all', '--out', out], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
+    await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--quick', '--suite', 'all', '--out', out], {
+      cwd: repoRoot,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const result = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as unknown;
     if (!Check(BenchRun, result)) assert.fail('run.json does not validate against bench/schema.ts');
     assert.deepEqual(result.failures, []);
@@ -37,7 +40,10 @@ test('npm run bench -- --quick --suite all: a valid result with samples from eve
         assert.ok(m.command.length > 0, `${m.mode}'s command line is recorded`);
       }
     }
-    assert.deepEqual(scale.modes.map((m) => m.mode), ['kube-bpf-proxy', 'iptables', 'nftables', 'ipvs', 'none']);
+    assert.deepEqual(
+      scale.modes.map((m) => m.mode),
+      ['kube-bpf-proxy', 'iptables', 'nftables', 'ipvs', 'none'],
+    );
     assert.ok((result.datapath?.tc.length ?? 0) > 0 && (result.datapath?.xdp.length ?? 0) > 0, 'datapath samples');
     for (const chart of ['e2e', 'control', 'datapath']) assert.ok(existsSync(path.join(out, `${chart}.svg`)), `${chart}.svg written`);
   } finally {
