@@ -8,7 +8,7 @@ import { spawnIn } from '../harness/exec.js';
 interface FortioResult {
   ActualQPS: number;
   ActualDuration: number;
-  DurationHistogram: { Count: number; Data: { Start: number; End: number; Count: number }[] | null };
+  DurationHistogram: { Count: number; Data: Bucket[] | null };
   RetCodes: Record<string, number> | null;
 }
 
@@ -45,16 +45,34 @@ export function fortioArgs(spec: LoadSpec, target: string): string[] {
   return [...args, target];
 }
 
-/** The latency (seconds) below which `p` percent of the merged buckets' requests completed. */
-function percentileOf(buckets: { Start: number; End: number; Count: number }[], p: number): number {
-  const sorted = [...buckets].sort((a, b) => a.Start - b.Start);
-  const total = sorted.reduce((s, b) => s + b.Count, 0);
-  let below = 0;
-  for (const b of sorted) {
-    if (below + b.Count >= (p / 100) * total) return b.Start + ((b.End - b.Start) * ((p / 100) * total - below)) / Math.max(1, b.Count);
-    below += b.Count;
+type Bucket = { Start: number; End: number; Count: number };
+
+/**
+ * The latency (seconds) below which `p` percent of the requests completed, over buckets of several
+ * processes whose boundaries differ: each bucket's count is spread evenly over the pieces the union
+ * of all boundaries cuts it into, then read off cumulatively (monotonic in p).
+ */
+function percentileOf(buckets: readonly Bucket[], p: number): number {
+  const edges = [...new Set(buckets.flatMap((b) => [b.Start, b.End]))].sort((a, b) => a - b);
+  const pieces = edges.slice(0, -1).map((start, i) => ({ start, end: edges[i + 1] ?? start, count: 0 }));
+  for (const b of buckets) {
+    const width = b.End - b.Start;
+    if (width <= 0) {
+      // A bucket of one value: all of it at that point, in the piece that starts (or ends) there.
+      const at = pieces.find((x) => x.start === b.Start) ?? pieces[pieces.length - 1];
+      if (at) at.count += b.Count;
+      continue;
+    }
+    for (const piece of pieces) if (piece.start >= b.Start && piece.end <= b.End) piece.count += (b.Count * (piece.end - piece.start)) / width;
   }
-  return sorted[sorted.length - 1]?.End ?? NaN;
+  const total = pieces.reduce((s, x) => s + x.count, 0);
+  let below = 0;
+  for (const piece of pieces) {
+    if (piece.count > 0 && below + piece.count >= (p / 100) * total)
+      return piece.start + ((piece.end - piece.start) * ((p / 100) * total - below)) / piece.count;
+    below += piece.count;
+  }
+  return edges[edges.length - 1] ?? NaN;
 }
 
 export function mergeResults(results: readonly FortioResult[]): LoadFigures {
@@ -84,7 +102,8 @@ export async function runLoad(fortio: string, ns: string, spec: LoadSpec): Promi
       let err = '';
       child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-      const [code] = (await once(child, 'exit')) as [number | null];
+      // 'close', not 'exit': the exit can come before the last of stdout.
+      const [code] = (await once(child, 'close')) as [number | null];
       const why = `fortio ${args.join(' ')} exited ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`;
       if (code !== 0 || out.trim() === '') throw new Error(why);
       return JSON.parse(out) as FortioResult;

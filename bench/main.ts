@@ -22,7 +22,7 @@ import { writeCharts } from './report.js';
 import { BenchRun, MODES, RUN_SCHEMA_VERSION, SUITES, type Failure, type ModeRun, type ScaleRun } from './schema.js';
 import { pairRatios, summarize } from './stats.js';
 import { coldStart, endpointChanges, nowMs, summarizeControl, type ControlRound, type Prober } from './suites/control.js';
-import { runDatapathSuite } from './suites/datapath.js';
+import { DEFAULT_SERVICES, QUICK_SERVICES, runDatapathSuite } from './suites/datapath.js';
 import { LOADS, runE2e } from './suites/e2e.js';
 
 const { values } = parseArgs({
@@ -37,7 +37,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     changes: { type: 'string', default: '52' },
     burst: { type: 'string', default: '100' },
-    'datapath-services': { type: 'string', default: '1,1000,10000,100000' },
+    'datapath-services': { type: 'string', default: DEFAULT_SERVICES.join(',') },
     'cold-timeout-minutes': { type: 'string', default: '15' },
     // kube-proxy's iptables mode on this machine's default iptables (nft) did not finish its first
     // sync at 10,000 services in 20 CPU-minutes; the legacy backend did in 17 s, as the kube-proxy
@@ -130,7 +130,13 @@ async function runMode(cluster: BenchCluster, mode: ProxyMode, round: number, re
       }
     }
     if (suites.includes('e2e')) {
-      entry.e2e = await runE2e(mode, cluster, node.client.ns, { fortio, seconds: options.seconds, rate: options.rate, processes: 5, connections: 10 });
+      entry.e2e = await runE2e(mode, cluster, node.client.ns, {
+        fortio,
+        seconds: options.seconds,
+        rate: options.rate,
+        processes: 5,
+        connections: { fixed: 10, max: 20 },
+      });
       for (const [load, r] of Object.entries(entry.e2e)) {
         log(`${mode} ${load}: ${r.figures.rate}/s p50 ${r.figures.p50} µs p99 ${r.figures.p99} µs p99.9 ${r.figures.p999} µs errors ${r.figures.errors}`);
         if (r.figures.errors > 0) fail('e2e', `${load}: ${r.figures.errors} of ${r.figures.requests} requests failed`);
@@ -247,7 +253,7 @@ const run: BenchRun = {
 };
 if (suites.includes('datapath')) {
   try {
-    run.datapath = await runDatapathSuite({ services: quick ? [1, 1000] : numbers(values['datapath-services']), quick, log });
+    run.datapath = await runDatapathSuite({ services: quick ? QUICK_SERVICES : numbers(values['datapath-services']), quick, log });
   } catch (err) {
     failures.push({ suite: 'datapath', services: null, mode: null, round: null, reason: err instanceof Error ? err.message : String(err) });
   }

@@ -28,7 +28,8 @@ export interface E2eOptions {
   rate: number;
   /** Client processes: the floor sends each to one backend, the proxied modes all to the VIP. */
   processes: number;
-  connections: number;
+  /** Connections over all client processes: at the fixed rate, and at saturation (enough to keep the CPUs busy). */
+  connections: { fixed: number; max: number };
 }
 
 function spec(name: LoadName, mode: ProxyMode, cluster: BenchCluster, o: E2eOptions): LoadSpec {
@@ -41,8 +42,8 @@ function spec(name: LoadName, mode: ProxyMode, cluster: BenchCluster, o: E2eOpti
   };
   return {
     targets: Array.from({ length: o.processes }, (_, i) => target(i)),
-    connections: o.connections,
-    qps: name === 'crr_fixed' || name === 'udp_fixed' ? o.rate : 0,
+    connections: name.endsWith('_max') ? o.connections.max : o.connections.fixed,
+    qps: name.endsWith('_fixed') ? o.rate : 0,
     seconds: o.seconds,
     newConnectionPerRequest: name.startsWith('crr'),
   };
