@@ -15,7 +15,8 @@ import { Check, Errors } from 'typebox/value';
 import { createBenchCluster, type BenchCluster } from '../harness/bench-bed.js';
 import { startIpcChild } from '../harness/processes.js';
 import { startProxy, type ProxyMode } from '../harness/proxies.js';
-import { repoRoot } from '../src/native/bpf.js';
+import { readCounters } from '../src/dataplane/stats.js';
+import { native, repoRoot } from '../src/native/bpf.js';
 import { machineFacts } from './machine.js';
 import type { ProbeReply, ProbeRequest } from './prober-protocol.js';
 import { writeCharts } from './report.js';
@@ -155,11 +156,31 @@ async function runMode(cluster: BenchCluster, mode: ProxyMode, round: number, re
       );
     }
     entry.usage = started.proxy.usage();
+    if (mode === 'kube-bpf-proxy') {
+      entry.datapathCounters = datapathCounters(node.pinDir);
+      log(
+        `${mode}: datapath ${Object.entries(entry.datapathCounters)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+      );
+    }
   } catch (err) {
     fail('run', err instanceof Error ? err.message : String(err));
   } finally {
     teardown.delete(down);
     await down();
+  }
+}
+
+/** Our datapath's counters (non-zero reasons) as the node's pinned stats map holds them: why a packet was dropped shows here. */
+function datapathCounters(pinDir: string): Record<string, number> {
+  const stats = native().openPinnedMap(path.join(pinDir, 'stats'));
+  try {
+    return Object.fromEntries(
+      Object.entries(readCounters(stats, native().possibleCpus())).flatMap(([reason, c]) => (c.packets > 0 ? [[reason, c.packets]] : [])),
+    );
+  } finally {
+    stats.close();
   }
 }
 

@@ -1,6 +1,6 @@
 // Messages between the benchmark and its prober (bench/prober.ts). Times: CLOCK_MONOTONIC, ms.
 export type ProbeRequest =
-  | { op: 'sweep'; targets: string[]; port: number; concurrency: number; timeoutMs: number }
+  | { op: 'sweep'; targets: string[]; port: number; concurrency: number; attemptTimeoutMs: number; timeoutMs: number }
   | { op: 'watch-start'; target: string; port: number; concurrency: number }
   | { op: 'watch-stop' }
   | { op: 'served'; endpoint: string; sinceMs: number; timeoutMs: number }

@@ -31,19 +31,27 @@ function get(host: string, port: number, timeoutMs: number): Promise<{ status: n
 
 async function sweep(req: Extract<ProbeRequest, { op: 'sweep' }>): Promise<ProbeReply> {
   const pending = new Set(req.targets);
+  // A ring of the pending targets: index arithmetic, not Array.shift over tens of thousands.
   const queue = [...req.targets];
+  let head = 0;
   const deadline = nowMs() + req.timeoutMs;
   let lastFirstAnswer = 0;
   let attempts = 0;
   const worker = async (): Promise<void> => {
     while (pending.size > 0 && nowMs() < deadline) {
-      const target = queue.shift();
+      const target = head < queue.length ? queue[head++] : undefined;
+      if (head > 65536) {
+        queue.splice(0, head);
+        head = 0;
+      }
       if (target === undefined) {
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
       attempts++;
-      const r = await get(target, req.port, 1000);
+      // Short: a service not programmed yet may just drop the SYN (the node's ICMP answers are
+      // rate-limited), and a pass over every pending service must stay quick.
+      const r = await get(target, req.port, req.attemptTimeoutMs);
       if (r?.status === 200) {
         pending.delete(target);
         lastFirstAnswer = nowMs();

@@ -30,6 +30,8 @@ export const ModeRun = Type.Object({
       e2e: Type.Optional(E2eRound),
       /** The proxy process over the whole round: CPU seconds and peak RSS. */
       usage: Usage,
+      /** kube-bpf-proxy's datapath counters by reason (packets) at the end of the round. */
+      datapathCounters: Type.Optional(Type.Record(Type.String(), Type.Number())),
     }),
   ),
   summary: Type.Object({

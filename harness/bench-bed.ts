@@ -338,7 +338,9 @@ export async function createBenchCluster(options: BenchClusterOptions): Promise<
           const pod = await sandbox.addPod(`n${k}-be${e}`);
           const range = backendRange(e);
           // AnyIP: the node routes the whole range to the pod, and the pod takes it all as its own.
-          await runIn(sandbox.nodeNs, 'ip', ['route', 'add', range, 'dev', pod.hostIf, 'scope', 'link']);
+          // Via the pod's address: one neighbour entry for the range, not one per endpoint (tens of
+          // thousands would overflow the node's neighbour table and drop connections).
+          await runIn(sandbox.nodeNs, 'ip', ['route', 'add', range, 'via', pod.ip, 'dev', pod.hostIf]);
           await runIn(pod.ns, 'ip', ['route', 'add', 'local', range, 'dev', 'lo']);
           const log = openSync(path.join(workDir, `node${k}-be${e}-fortio.log`), 'a');
           let server: ChildProcess;

@@ -35,7 +35,7 @@ export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Probes every service from `startedAtMs` (the proxy's start) until all answer. */
 export async function coldStart(prober: Prober, cluster: BenchCluster, startedAtMs: number, timeoutMs: number): Promise<number | null> {
-  const r = await prober.request({ op: 'sweep', targets: cluster.serviceIPs, port: 80, concurrency: 64, timeoutMs });
+  const r = await prober.request({ op: 'sweep', targets: cluster.serviceIPs, port: 80, concurrency: 512, attemptTimeoutMs: 250, timeoutMs });
   return r.allAnsweredAtMs == null ? null : (r.allAnsweredAtMs - startedAtMs) / 1000;
 }
 
