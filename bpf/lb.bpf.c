@@ -19,6 +19,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "types.h"
+#include "config.h"
 #include "maps.h"
 #include "parse.h"
 #include "nat.h"
@@ -28,9 +29,6 @@
 #include "external.h"
 #include "sock.h"
 #include "stats.h"
-
-/* Source address for a pod reaching itself through its service (set by the agent at load). */
-const volatile __be32 hairpin_addr = bpf_htonl(0xa9fe2a01); /* 169.254.42.1 */
 
 /* tc: a hairpin or an answer goes back out of the interface it came in on. */
 static __always_inline int tc_exit(struct __sk_buff *skb, int ret, __u32 len)
@@ -77,10 +75,12 @@ static __always_inline int lb_to_service(struct __sk_buff *skb, const struct flo
 		backend_id = ct->backend_id;
 	if (!be) { /* new flow, or its backend is gone: choose (again) */
 		if (!svc->backend_count)
-			return reject(skb, f);
+			return svc->flags & SVC_F_DROP_WHEN_EMPTY ? -STAT_DROP_NO_LOCAL_BACKEND : reject(skb, f);
 		ret = backend_for_new_flow(svc, f, now, &be, &backend_id);
 		if (ret < 0)
 			return ret;
+		if (ret == STAT_CT_NEW && ct_midflow(f))
+			ret = STAT_CT_MIDFLOW;
 		hairpin = be->ip == f->saddr;
 		struct ct_reply_leg reply = {
 			.service_dir = CT_DIR_SERVICE,
@@ -129,17 +129,20 @@ static __always_inline int reverse_nat(struct __sk_buff *skb, const struct flow4
 }
 
 /* A pod's packet: a hairpin reply, or to a service. A pod may also use a node port of its own node, a
- * load-balancer or an external IP: served here, since such packets never reach the node's interface. */
+ * load-balancer or an external IP: served here, since such packets never reach the node's interface,
+ * by every cluster endpoint and within the load balancer's source ranges, as kube-proxy does. */
 static __always_inline int from_pod(struct __sk_buff *skb, const struct flow4 *f)
 {
 	struct svc_val_v4 *svc;
 
 	if (f->daddr == hairpin_addr)
 		return reverse_nat(skb, f);
-	svc = svc_lookup(f, SVC_SCOPE_INTERNAL);
+	svc = svc_lookup_local_client(f);
 	if (!svc)
-		svc = svc_lookup(f, SVC_SCOPE_EXTERNAL);
-	return svc ? lb_to_service(skb, f, svc) : STAT_PASS;
+		return svc_ip_unknown_port(f) ? reject(skb, f) : ct_retire_stale(f, CT_DIR_REPLY);
+	if (!source_allowed(svc, f->saddr))
+		return -STAT_DROP_SOURCE_RANGE;
+	return lb_to_service(skb, f, svc);
 }
 
 enum tc_path {
@@ -194,8 +197,19 @@ int kbp_from_world(struct xdp_md *ctx)
 	int ret = parse_flow4_xdp(ctx, &f);
 
 	if (ret > 0) {
+		/* An external frontend, else a cluster IP: a router may send the service range to a node,
+		 * which then balances it like outside traffic (source-NATed toward remote backends). */
 		svc = svc_lookup(&f, SVC_SCOPE_EXTERNAL);
-		ret = svc ? external_to_service(ctx, &f, svc, &action) : external_reply(ctx, &f, &action);
+		if (!svc)
+			svc = svc_lookup(&f, SVC_SCOPE_INTERNAL);
+		if (svc)
+			ret = external_to_service(ctx, &f, svc, &action);
+		else if (svc_ip_unknown_port(&f))
+			ret = reject_xdp(ctx, &f, &action);
+		else
+			ret = external_reply(ctx, &f, &action);
+		if (ret == STAT_PASS)
+			ret = ct_retire_stale(&f, CT_DIR_EXTERNAL_REPLY);
 	}
 	return xdp_exit(ret, action, len);
 }

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { repoRoot } from '../src/native/bpf.js';
 import { createNodeSandbox, type NodeSandbox } from './topology.js';
 import { startAgent, startPodClient, startPodServer, type AgentProcess, type PodClient } from './processes.js';
+import { NODE_NAME } from './cluster.js';
 
 interface DemoFlags {
   requests: string;
@@ -55,7 +56,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     console.log(`  pod client  ${clientPod.ip}`);
 
     cpSync(path.join(repoRoot, 'examples', 'demo'), manifests, { recursive: true });
-    const agent = await startAgent(sandbox.nodeNs, ['--manifests', manifests, '--pin-dir', sandbox.pinDir]);
+    const agent = await startAgent(sandbox.nodeNs, ['--manifests', manifests, '--node-name', NODE_NAME, '--pin-dir', sandbox.pinDir]);
     console.log(`agent running in ${sandbox.nodeNs}, serving ${manifests}`);
     client = await startPodClient(clientPod.ns);
 

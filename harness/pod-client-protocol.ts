@@ -4,7 +4,9 @@ export type ClientRequest =
   | { op: 'connect'; host: string; port: number; timeoutMs?: number }
   | { op: 'status'; host: string; port: number; path?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }
   | { op: 'udp'; host: string; port: number; timeoutMs?: number }
-  | { op: 'session-open'; id: string; host: string; port: number }
+  | { op: 'session-open'; id: string; host: string; port: number; localPort?: number }
+  /** Connects, asks the half-close server (pod-server.ts, 9001) to answer `afterMs` after our FIN, sends the FIN, reads the answer. */
+  | { op: 'half-close'; host: string; port: number; afterMs: number }
   | { op: 'session-ask'; id: string }
   | { op: 'session-close'; id: string }
   | { op: 'udp-open'; id: string; host: string; port: number; localPort?: number }

@@ -86,9 +86,10 @@ function udpQuery(host: string, port: number, timeoutMs: number): Promise<Client
 /** Long-lived line connections, by id, answering which backend serves each line. */
 const sessions = new Map<string, { socket: net.Socket; pending: ((line: string) => void)[] }>();
 
-function sessionOpen(id: string, host: string, port: number): Promise<ClientReply> {
+function sessionOpen(id: string, host: string, port: number, localPort?: number): Promise<ClientReply> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    // A fixed local port makes the same ports again, e.g. straight to a backend after its service.
+    const socket = net.connect({ host, port, ...(localPort === undefined ? {} : { localPort }) });
     const session = { socket, pending: [] as ((line: string) => void)[] };
     let buffered = '';
     socket.setEncoding('utf8');
@@ -125,6 +126,30 @@ function sessionAsk(id: string): Promise<ClientReply> {
       resolve(line.startsWith('error') ? { outcome: line } : { outcome: 'answered', backend: line });
     });
     session.socket.write('who\n');
+  });
+}
+
+/** A half-closed connection: our FIN first, then the server's answer `afterMs` later. */
+function halfClose(host: string, port: number, afterMs: number): Promise<ClientReply> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ outcome: 'timeout' });
+    }, afterMs + 5000);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.end(`after ${afterMs}\n`));
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => {
+      clearTimeout(timer);
+      resolve({ outcome: data === '' ? 'closed without an answer' : 'answered', backend: data.trim(), ms: performance.now() - started });
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ outcome: err.message });
+    });
   });
 }
 
@@ -205,7 +230,9 @@ async function handle(req: ClientRequest): Promise<ClientReply> {
     case 'udp':
       return udpQuery(req.host, req.port, req.timeoutMs ?? 3000);
     case 'session-open':
-      return sessionOpen(req.id, req.host, req.port);
+      return sessionOpen(req.id, req.host, req.port, req.localPort);
+    case 'half-close':
+      return halfClose(req.host, req.port, req.afterMs);
     case 'session-ask':
       return sessionAsk(req.id);
     case 'udp-close':

@@ -7,7 +7,8 @@ export interface LbServiceOptions {
   affinityTimeoutSeconds?: number;
   /** An external service (xdp) whose frontends are of this kind; internal (tc) by default. */
   external?: FrontendKind;
-  localOnly?: boolean;
+  /** No backend for new flows: drop silently instead of refusing (a Local policy, endpoints elsewhere). */
+  dropWhenEmpty?: boolean;
   sourceRanges?: string[];
 }
 
@@ -34,7 +35,8 @@ export function lbService(
     backends: full,
     table: Uint32Array.from(table, (slot) => indexOf.get(names[slot] ?? '') ?? 0),
     affinityTimeoutSeconds: options.affinityTimeoutSeconds ?? 0,
-    localOnly: options.localOnly ?? false,
+    whenEmpty: options.dropWhenEmpty ? 'drop' : 'reject',
+    localOriginTwin: false,
     sourceRanges: options.sourceRanges ?? [],
     healthCheckNodePort: null,
   };

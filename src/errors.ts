@@ -14,6 +14,10 @@ export const ErrorCode = {
   InvalidAddress: 'KBP_INVALID_ADDRESS',
   /** A flag, option or argument is malformed or names something that is not there (e.g. a node interface without an address). */
   InvalidConfig: 'KBP_INVALID_CONFIG',
+  /** The pin directory is not on a BPF filesystem (and the agent may not mount one there). */
+  NotBpffs: 'KBP_NOT_BPFFS',
+  /** The node this agent runs for has no Node object in the cluster. */
+  NodeNotFound: 'KBP_NODE_NOT_FOUND',
   /** A pinned map of an earlier version holds state in a layout this version cannot take over. */
   IncompatiblePins: 'KBP_INCOMPATIBLE_PINS',
   /** The datapath was asked for before the agent loaded it. */

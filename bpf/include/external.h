@@ -13,6 +13,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "config.h"
 #include "maps.h"
 #include "parse.h"
 #include "nat.h"
@@ -29,20 +30,6 @@
 #define NAT_PORT_MIN 61000
 #define NAT_PORT_COUNT (65535 - NAT_PORT_MIN + 1)
 #define NAT_PORT_TRIES 16
-
-/* This node's address: the source of flows NATed to remote backends (set by the agent at load;
- * 0 means the frontend's own address, right for node ports). */
-const volatile __be32 node_addr = 0;
-
-/* Only sources within the service's loadBalancerSourceRanges, when it has any. */
-static __always_inline bool source_allowed(const struct svc_val_v4 *svc, __be32 saddr)
-{
-	struct src_range_key_v4 key = { .prefixlen = 64, .svc_id = bpf_htonl(svc->svc_id), .addr = saddr };
-
-	if (!(svc->flags & SVC_F_SOURCE_RANGES))
-		return true;
-	return bpf_map_lookup_elem(&lb_src_v4, &key) != NULL;
-}
 
 /* A FIB answer is trusted this long: a route or neighbour change is followed within it. */
 #define NEXT_HOP_TTL_NS (1 * NSEC_PER_SEC)
@@ -124,6 +111,7 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 	struct ct_key_v4 key;
 	__u32 backend_id = 0;
 	__be16 nat_port = 0;
+	bool midflow = false;
 	int ret;
 
 	if (!source_allowed(svc, f->saddr))
@@ -135,15 +123,16 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 		nat_port = ct->nat_port;
 	} else {
 		if (!svc->backend_count) {
-			/* Local policy: this node has no endpoint, others may (the load balancer's health
+			/* Local policy: this node has no endpoint, others have (the load balancer's health
 			 * check steers away). Otherwise there is none: refused, as kube-proxy does. */
-			if (svc->flags & SVC_F_LOCAL_ONLY)
+			if (svc->flags & SVC_F_DROP_WHEN_EMPTY)
 				return -STAT_DROP_NO_LOCAL_BACKEND;
 			return reject_xdp(ctx, f, action);
 		}
 		ret = backend_for_new_flow(svc, f, now, &be, &backend_id);
 		if (ret < 0)
 			return ret;
+		midflow = ret == STAT_CT_NEW && ct_midflow(f);
 		if (!(be->flags & BACKEND_F_LOCAL)) {
 			nat_port = nat_port_for(f, be, snat_addr, now);
 			if (!nat_port)
@@ -167,11 +156,13 @@ static __always_inline int external_to_service(struct xdp_md *ctx, const struct 
 	if (ret)
 		return ret;
 	if (!nat_port)
-		return STAT_EXTERNAL_LOCAL;
+		return midflow ? STAT_CT_MIDFLOW : STAT_EXTERNAL_LOCAL;
 	ret = nat_rewrite_xdp(ctx, f, NAT_SRC, snat_addr, nat_port);
 	if (!ret)
 		ret = fib_forward(ctx, snat_addr, be->ip, f->proto, f->ip_len, action);
-	return ret ? ret : STAT_EXTERNAL_REMOTE;
+	if (ret)
+		return ret;
+	return midflow ? STAT_CT_MIDFLOW : STAT_EXTERNAL_REMOTE;
 }
 
 /* A remote backend's reply to a flow this node source-NATed: back to the client, from the frontend. */

@@ -61,6 +61,44 @@ static __always_inline struct svc_val_v4 *svc_lookup(const struct flow4 *f, enum
 	return bpf_map_lookup_elem(&svc_v4, &key);
 }
 
+/* The frontend a client on this node (a pod, a host process) reaches at f's destination: a cluster
+ * IP, else an external frontend, whose Local policy does not bind this node's own clients. */
+static __always_inline struct svc_val_v4 *svc_lookup_local_client(const struct flow4 *f)
+{
+	struct svc_val_v4 *svc = svc_lookup(f, SVC_SCOPE_INTERNAL);
+
+	if (svc)
+		return svc;
+	svc = svc_lookup(f, SVC_SCOPE_EXTERNAL);
+	if (svc && (svc->flags & SVC_F_LOCAL_ORIGIN))
+		svc = svc_lookup(f, SVC_SCOPE_LOCAL_ORIGIN);
+	return svc;
+}
+
+/*
+ * A new flow to a cluster IP on a port or protocol that none of its service's ports declares (the
+ * agent marks every cluster IP with a {vip, port 0, proto 0} entry): refused, as kube-proxy's nftables
+ * mode does. Only the packets that could start a flow pay the lookup.
+ */
+static __always_inline bool svc_ip_unknown_port(const struct flow4 *f)
+{
+	struct svc_key_v4 key = { .vip = f->daddr, .port = 0, .proto = 0, .scope = SVC_SCOPE_INTERNAL };
+
+	if (f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) != TCP_F_SYN)
+		return false;
+	return bpf_map_lookup_elem(&svc_v4, &key) != NULL;
+}
+
+/* Only sources within the service's loadBalancerSourceRanges, when it has any. */
+static __always_inline bool source_allowed(const struct svc_val_v4 *svc, __be32 saddr)
+{
+	struct src_range_key_v4 key = { .prefixlen = 64, .svc_id = bpf_htonl(svc->svc_id), .addr = saddr };
+
+	if (!(svc->flags & SVC_F_SOURCE_RANGES))
+		return true;
+	return bpf_map_lookup_elem(&lb_src_v4, &key) != NULL;
+}
+
 /* The backend for a new flow: the client's affine one when still usable, else the Maglev slot's.
  * Returns STAT_AFFINITY_HIT or STAT_CT_NEW with *be and *backend_id set, or a drop. */
 static __always_inline int backend_for_new_flow(const struct svc_val_v4 *svc, const struct flow4 *f, __u64 now,

@@ -10,12 +10,9 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "config.h"
 #include "maps.h"
 #include "maglev.h"
-
-/* The node's own network namespace (set by the agent at load): sockets of other namespaces (pods,
- * whose cgroups descend from the node's) are left to the tc path. 0 means every namespace. */
-const volatile __u64 host_netns_cookie = 0;
 
 static __always_inline bool in_host_netns(struct bpf_sock_addr *ctx)
 {
@@ -36,6 +33,7 @@ static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto
 		.sport = (__be16)cookie,
 		.dport = (__be16)ctx->user_port,
 		.proto = proto,
+		.tcp_flags = TCP_F_SYN, /* a connect() starts a flow */
 	};
 	struct sock_key_v4 rkey = {};
 	struct revnat_v4 rn = {};
@@ -46,11 +44,15 @@ static __always_inline int sock_to_service(struct bpf_sock_addr *ctx, __u8 proto
 
 	if (!in_host_netns(ctx))
 		return STAT_PASS;
-	svc = svc_lookup(&f, SVC_SCOPE_INTERNAL);
-	if (!svc)
-		return STAT_PASS;
+	svc = svc_lookup_local_client(&f);
+	if (!svc) /* a cluster IP on a port none of its service's declares is refused; the rest is no service */
+		return svc_ip_unknown_port(&f) ? STAT_REJECT_NO_BACKEND : STAT_PASS;
+	/* A host client's packets leave from the node's address (or loop back from the VIP itself, which
+	 * the ranges then hold: see the compiler). */
+	if (!source_allowed(svc, node_addr))
+		return -STAT_DROP_SOURCE_RANGE;
 	if (!svc->backend_count) /* refused at once (EPERM), as a rejected connection would be */
-		return STAT_REJECT_NO_BACKEND;
+		return svc->flags & SVC_F_DROP_WHEN_EMPTY ? -STAT_DROP_NO_LOCAL_BACKEND : STAT_REJECT_NO_BACKEND;
 	ret = backend_for_new_flow(svc, &f, now, &be, &backend_id);
 	if (ret < 0)
 		return ret;

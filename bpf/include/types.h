@@ -6,14 +6,17 @@
 
 /* Frontend scope: which path a frontend is reached by. */
 enum svc_scope {
-	SVC_SCOPE_INTERNAL = 0, /* from pods, tc */
-	SVC_SCOPE_EXTERNAL = 1, /* from outside the node, xdp */
+	SVC_SCOPE_INTERNAL = 0,     /* from pods, tc */
+	SVC_SCOPE_EXTERNAL = 1,     /* from outside the node, xdp */
+	SVC_SCOPE_LOCAL_ORIGIN = 2, /* an external frontend of a Local-policy service, from this node's pods and host */
 };
 
 enum svc_flags {
-	SVC_F_AFFINITY = 1 << 0,      /* ClientIP session affinity */
-	SVC_F_LOCAL_ONLY = 1 << 1,    /* externalTrafficPolicy Local: no local backend means drop */
+	SVC_F_AFFINITY = 1 << 0, /* ClientIP session affinity */
+	SVC_F_DROP_WHEN_EMPTY =
+		1 << 1, /* no backend for new flows: drop (a Local policy, endpoints elsewhere), not reject */
 	SVC_F_SOURCE_RANGES = 1 << 2, /* loadBalancerSourceRanges: only sources in lb_src_v4 */
+	SVC_F_LOCAL_ORIGIN = 1 << 3,  /* pods and the host use this frontend's SVC_SCOPE_LOCAL_ORIGIN entry */
 };
 
 enum backend_flags {
@@ -31,9 +34,10 @@ enum ct_dir {
 };
 
 enum ct_flags {
-	CT_F_SEEN_REPLY = 1 << 0,
-	CT_F_CLOSING = 1 << 1,
+	CT_F_SEEN_REPLY = 1 << 0, /* the backend has answered (set on both legs) */
+	CT_F_CLOSING = 1 << 1,    /* closed: a RST, or a FIN each way (set on both legs) */
 	CT_F_HAIRPIN = 1 << 2,
+	CT_F_FIN = 1 << 3, /* this leg's sender has sent its FIN (the other may still send) */
 };
 
 struct svc_key_v4 {
@@ -151,6 +155,9 @@ enum stat_reason {
 	STAT_DROP_NAT_PORTS,        /* no free node port to source-NAT a flow to a remote backend */
 	STAT_DROP_NO_ROUTE,         /* no route to the remote backend or back to the client */
 	STAT_SOCK_TRANSLATED,       /* a host-network socket pointed at a backend (connect, sendmsg) */
+	STAT_CT_MIDFLOW,            /* a TCP packet other than a SYN with no flow entry (expired, or evicted from a full
+				     * table), balanced as a new flow: Maglev gives it the same backend while the set holds */
+	STAT_CT_RETIRED,            /* a SYN straight to a backend retired a stale service flow on the same ports */
 	STAT__MAX,
 };
 

@@ -1,6 +1,6 @@
 // The agent: source events -> change tracker -> compiler -> reconciler (diff, writer) -> pinned maps,
 // with the datapath attached to this node's pod interfaces and an admin API beside it.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { ErrorCode, KbpError } from '../errors.js';
 import type { FastifyInstance } from 'fastify';
@@ -10,19 +10,27 @@ import type { Logger } from '../log.js';
 import type { Source, SourceEvent } from '../model/events.js';
 import type { NodeConfig, Rejection } from '../model/types.js';
 import { native, type BpfMap, type BpfObject, type CgroupHook } from '../native/bpf.js';
-import { loadDatapath, Programs, SocketPrograms } from '../dataplane/loader.js';
+import { loadDatapath, Programs, SocketPrograms, type ConntrackTimeouts } from '../dataplane/loader.js';
 import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js';
 import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
-import { purgeFlows } from '../dataplane/conntrack.js';
+import { collectExpired, purgeFlows } from '../dataplane/conntrack.js';
+import { ensurePinDir } from '../dataplane/bpffs.js';
 import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
 import { agentAdminSource } from './admin-source.js';
 import { HealthCheckServers } from './health-check.js';
 import { InterfaceWatcher } from './interfaces.js';
 import { AgentMetrics, type MapFill } from './metrics.js';
+import { Backoff } from './backoff.js';
 
 export interface AgentOptions {
   pinDir: string;
+  /** Conntrack lifetimes (unset: the datapath's defaults, kube-proxy's). */
+  conntrack?: Partial<ConntrackTimeouts>;
+  /** How often expired conntrack entries are deleted (default 30 s). */
+  conntrackGcIntervalMs?: number;
+  /** How often the maps are read back and whatever differs from the desired state rewritten (default 60 s). */
+  repairIntervalMs?: number;
   hairpinAddress: string;
   /**
    * The node's interface toward the rest of the network: outside traffic to node ports, load-balancer
@@ -48,6 +56,9 @@ export interface AgentOptions {
 /** A failed sync is retried after this, doubling to RETRY_MAX_MS, with jitter. */
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 10_000;
+
+/** A conntrack table this full gets a warning at each collection: new flows then evict live idle ones. */
+const CT_NEARLY_FULL = 0.9;
 
 /** The maps whose fill /metrics reports, and how each is counted: hash maps are read in batches,
  * map-of-maps and LPM tries (which take no batch reads) walked key by key. */
@@ -98,15 +109,19 @@ export class Agent {
   private stopped = false;
   /** Trigger times of changes compiled but not yet programmed (kept across a failed sync). */
   private triggers: number[] = [];
-  private retryMs = RETRY_MIN_MS;
+  private readonly backoff = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly housekeeping: NodeJS.Timeout[] = [];
   /** Resolves start() once the source's first complete read is programmed. */
   private afterFirstProgramming: (() => void) | undefined;
   private readonly statusValue: AgentStatus = {
+    node: '',
     ready: false,
     generation: 0,
     lastSyncAt: null,
     lastError: null,
+    consecutiveFailures: 0,
+    nextRetryAt: null,
     lastSyncOps: 0,
     lastSyncMs: 0,
     services: 0,
@@ -124,17 +139,20 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.healthChecks = new HealthCheckServers(options.log);
     this.pipeline = new ServicePipeline(options.node);
+    this.statusValue.node = options.node.name;
   }
 
   async start(): Promise<void> {
     const { log } = this.options;
-    mkdirSync(this.options.pinDir, { recursive: true });
+    // The CLI checked (and maybe mounted) it already; a library user gets the same refusal here.
+    await ensurePinDir(this.options.pinDir, { mount: false });
     const nodeInterface = this.options.nodeInterface;
     const nodeAddress = nodeInterface === undefined ? undefined : interfaceAddress(nodeInterface);
     this.obj = await loadDatapath({
       pinDir: this.options.pinDir,
       hairpinAddress: this.options.hairpinAddress,
       ...(nodeAddress ? { nodeAddress } : {}),
+      ...(this.options.conntrack ? { conntrack: this.options.conntrack } : {}),
       onReplacedPin: (map) => log.warn({ map }, 'pinned map of an earlier layout replaced'),
     });
     this.reconciler = new Reconciler(new KernelServiceMaps(native(), openServiceMaps(this.obj)));
@@ -176,8 +194,45 @@ export class Agent {
       await this.admin.listen({ host, port });
       log.info({ address: this.options.adminAddress }, 'admin API listening');
     }
+    const every = (ms: number, job: () => void): void => {
+      this.housekeeping.push(setInterval(job, ms).unref());
+    };
+    every(this.options.conntrackGcIntervalMs ?? 30_000, () => this.collectConntrack());
+    every(this.options.repairIntervalMs ?? 60_000, () => this.repair());
     this.statusValue.ready = this.statusValue.lastError === null;
     this.options.onSynced?.(this.status());
+  }
+
+  /** Deletes expired flows; warns while the table is nearly full. */
+  private collectConntrack(): void {
+    if (!this.ct || this.stopped) return;
+    try {
+      const { entries, deleted } = collectExpired(this.ct, process.hrtime.bigint());
+      this.metrics.conntrackCollected.inc(deleted);
+      const capacity = this.ct.info.maxEntries;
+      if (entries - deleted >= capacity * CT_NEARLY_FULL) {
+        this.options.log.warn(
+          { live: entries - deleted, capacity },
+          'conntrack table nearly full: new flows evict the least recently used; an evicted TCP flow that sends again is balanced afresh (counted as ct_midflow)',
+        );
+      }
+    } catch (err) {
+      this.options.log.error({ err }, 'conntrack collection failed');
+    }
+  }
+
+  /** Rewrites what was changed in the maps behind the agent's back (not while a retry is pending: it compares everything itself). */
+  private repair(): void {
+    if (!this.reconciler || this.stopped || this.retryTimer !== undefined) return;
+    try {
+      const { ops } = this.reconciler.repair();
+      if (ops > 0) {
+        this.metrics.repairs.inc(ops);
+        this.options.log.warn({ ops }, 'maps differed from the desired state: repaired');
+      }
+    } catch (err) {
+      this.options.log.error({ err }, 'repair failed; retried at the next period');
+    }
   }
 
   /** Leaves the pinned maps and the attached programs in place: the dataplane keeps serving. */
@@ -186,6 +241,7 @@ export class Agent {
     this.stopSource?.();
     this.interfaces?.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const timer of this.housekeeping) clearInterval(timer);
     this.healthChecks.close();
     await this.admin?.close();
     this.obj?.close();
@@ -258,6 +314,8 @@ export class Agent {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const s = this.statusValue;
+    s.nextRetryAt = null;
+    this.metrics.retryDelay.set(0);
     try {
       const result = this.reconciler.apply(changes);
       this.metrics.syncDuration.observe(result.durationMs / 1000);
@@ -277,16 +335,20 @@ export class Agent {
       s.lastSyncMs = result.durationMs;
       s.services = this.services.length;
       s.backends = this.reconciler.state.backends.size;
-      this.retryMs = RETRY_MIN_MS;
+      this.backoff.succeed();
+      s.consecutiveFailures = 0;
       this.options.log.info({ generation: s.generation, ops: result.ops, ms: Math.round(result.durationMs * 100) / 100 }, 'synced');
       if (s.ready) this.options.onSynced?.(this.status());
     } catch (err) {
       s.lastError = (err as Error).message;
       this.metrics.syncFailures.inc();
-      this.options.log.error({ err, retryMs: this.retryMs }, 'sync failed; the last good state keeps serving');
+      const delayMs = this.backoff.fail();
+      s.consecutiveFailures = this.backoff.consecutiveFailures;
+      s.nextRetryAt = new Date(Date.now() + delayMs).toISOString();
+      this.metrics.retryDelay.set(delayMs / 1000);
+      this.options.log.error({ err, retryMs: Math.round(delayMs), failures: s.consecutiveFailures }, 'sync failed; the last good state keeps serving');
       // The desired state already holds the changes: the retry compares everything against the maps.
-      this.retryTimer = setTimeout(() => this.sync(new Map()), this.retryMs * (0.5 + Math.random()));
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retryTimer = setTimeout(() => this.sync(new Map()), delayMs);
     }
   }
 }

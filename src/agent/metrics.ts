@@ -33,6 +33,21 @@ export class AgentMetrics {
     help: 'Syncs that failed to write the maps (the last good state kept serving)',
     registers: [this.registry],
   });
+  readonly conntrackCollected = new Counter({
+    name: 'kbproxy_conntrack_collected_total',
+    help: 'Expired conntrack entries deleted by the agent',
+    registers: [this.registry],
+  });
+  readonly repairs = new Counter({
+    name: 'kbproxy_map_repairs_total',
+    help: 'Map writes that repaired entries changed, added or removed behind the agent',
+    registers: [this.registry],
+  });
+  readonly retryDelay = new Gauge({
+    name: 'kbproxy_sync_retry_delay_seconds',
+    help: 'Delay of the pending retry after a failed sync (0: none pending)',
+    registers: [this.registry],
+  });
   readonly rejected = new Gauge({
     name: 'kbproxy_rejected_objects',
     help: 'Objects refused or not served, by kind, in the current state',

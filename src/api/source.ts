@@ -11,10 +11,15 @@ import { serviceViews } from '../inspect/views.js';
 import { Rejection } from '../model/types.js';
 
 export const Status = Type.Object({
+  /** The node this agent serves (its local endpoints). */
+  node: Type.String(),
   ready: Type.Boolean(),
   generation: Type.Integer(),
   lastSyncAt: Type.Union([Type.String(), Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  /** Failed syncs since the last good one, and when the one pending retry runs (null: none). */
+  consecutiveFailures: Type.Integer(),
+  nextRetryAt: Type.Union([Type.String(), Type.Null()]),
   /** Map writes of the last sync (0 when nothing had changed). */
   lastSyncOps: Type.Integer(),
   /** How long the last sync took (render, diff, map writes), in milliseconds. */

@@ -1,9 +1,9 @@
 // ClusterState -> LbService[]: pure and deterministic (sorted), one LbService per Service port.
 import { buildTable } from '../maglev/index.js';
 import type { Endpoint, EndpointSlice, NodeInfo, Rejection, Service, ServicePort, TrafficPolicy } from '../model/types.js';
-import { parseCidr } from '../model/cidr.js';
+import { cidrContains, parseCidr } from '../model/cidr.js';
 import { endpointsForNewFlows } from './endpoints.js';
-import { backendKey, frontendKey, type FrontendKind, type FrontendScope, type LbBackend, type LbFrontend, type LbService } from './types.js';
+import { backendKey, frontendKey, type FrontendKind, type FrontendScope, type LbBackend, type LbFrontend, type LbService, type WhenEmpty } from './types.js';
 
 export interface CompileOptions {
   /** This node: which endpoints are local, its zone for topology hints, its addresses for node ports. */
@@ -71,35 +71,56 @@ function compilePort(service: Service, port: ServicePort, slices: readonly Endpo
       backendKey({ address: e.address, port: byAddress.get(e.address)?.port ?? 0, protocol: port.protocol }),
     );
 
-  const localOnly = service.externalTrafficPolicy === 'Local';
-  const lb = (scope: FrontendScope, frontends: LbFrontend[], table: Uint32Array): LbService => ({
+  // kube-proxy's hasAnyEndpoints (pkg/proxy/topology.go CategorizeEndpoints): a ready or a serving
+  // terminating endpoint anywhere. With none, every client is refused; with some but none usable under
+  // a Local policy, the policy's clients are dropped (nftables proxier.go, syncProxyRules, the
+  // internal/externalTrafficFilterVerdict "drop" cases).
+  const anyEndpoints = endpoints.some((e) => e.ready || (e.serving && e.terminating));
+  const whenEmpty = (policy: TrafficPolicy): WhenEmpty => (policy === 'Local' && anyEndpoints ? 'drop' : 'reject');
+  const externalLocal = service.externalTrafficPolicy === 'Local';
+  // loadBalancerSourceRanges bind every client, pods included. A request from the node to a VIP-like
+  // load balancer's IP loops back with that IP as its source: admitted when a range holds a node
+  // address (nftables proxier.go, syncProxyRules, allowFromNode).
+  const ranges = service.loadBalancerSourceRanges.filter((r) => parseCidr(r)?.family === 4);
+  const allowFromNode = ranges.some((r) => options.node.addresses.some((a) => cidrContains(r, a)));
+  const sourceRanges = ranges.length > 0 && allowFromNode ? [...ranges, ...service.loadBalancerIPs.map((ip) => `${ip}/32`)] : ranges;
+  const lb = (scope: FrontendScope, frontends: LbFrontend[], table: Uint32Array, empty: WhenEmpty): LbService => ({
     key: `${service.key}:${port.name}/${scope}`,
     service: service.key,
     portName: port.name,
     scope,
-    frontends,
+    frontends: frontends.map((f) => ({ ...f, scope })),
     backends,
     table,
     affinityTimeoutSeconds: service.affinityTimeoutSeconds,
-    localOnly: scope === 'external' && localOnly,
-    sourceRanges: scope === 'external' ? service.loadBalancerSourceRanges.filter((r) => parseCidr(r)?.family === 4) : [],
-    healthCheckNodePort: scope === 'external' && localOnly ? service.healthCheckNodePort : null,
+    whenEmpty: empty,
+    localOriginTwin: scope === 'external' && externalLocal,
+    sourceRanges: scope === 'internal' ? [] : sourceRanges,
+    healthCheckNodePort: scope === 'external' && externalLocal ? service.healthCheckNodePort : null,
   });
-  const internalKeys = usableKeys(service.internalTrafficPolicy);
-  const internalTable = tableFor(internalKeys, backends, options);
+  const tables = new Map<string, Uint32Array>();
+  // The same endpoints give the same table: built once per set of keys.
+  const tableOf = (policy: TrafficPolicy): Uint32Array => {
+    const keys = usableKeys(policy);
+    const id = keys.join(',');
+    let table = tables.get(id);
+    if (table === undefined) tables.set(id, (table = tableFor(keys, backends, options)));
+    return table;
+  };
   const out = [
     lb(
       'internal',
       service.clusterIPs.map((address) => ({ address, port: port.port, protocol: port.protocol, scope: 'internal' as const, kind: 'clusterIP' as const })),
-      internalTable,
+      tableOf(service.internalTrafficPolicy),
+      whenEmpty(service.internalTrafficPolicy),
     ),
   ];
   const external = externalFrontends(service, port, options.node);
   if (external.length > 0) {
-    const externalKeys = usableKeys(service.externalTrafficPolicy);
-    // The same endpoints give the same table: built once when both policies choose alike.
-    const same = externalKeys.length === internalKeys.length && externalKeys.every((k, i) => k === internalKeys[i]);
-    out.push(lb('external', external, same ? internalTable : tableFor(externalKeys, backends, options)));
+    out.push(lb('external', external, tableOf(service.externalTrafficPolicy), whenEmpty(service.externalTrafficPolicy)));
+    // Pods and host clients of this node: "short-circuit pod traffic" / "short-circuit local traffic"
+    // to the cluster policy's endpoints (nftables proxier.go, syncProxyRules, the EXT chain).
+    if (externalLocal) out.push(lb('localOrigin', external, tableOf('Cluster'), whenEmpty('Cluster')));
   }
   return out;
 }

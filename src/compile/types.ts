@@ -2,8 +2,15 @@
 // Kernel ids (svc_id, backend_id, revnat_id) are assigned later by src/dataplane, so that this stays pure.
 import type { Protocol } from '../model/types.js';
 
-/** internal: reached from pods (tc); external: reached from outside the node (xdp), e.g. NodePort. */
-export type FrontendScope = 'internal' | 'external';
+/**
+ * internal: reached from pods (tc); external: reached from outside the node (xdp), e.g. NodePort;
+ * localOrigin: the external frontends of a Local-policy service as this node's pods and host reach
+ * them, served by every cluster endpoint (kube-proxy short-circuits locally originated traffic).
+ */
+export type FrontendScope = 'internal' | 'external' | 'localOrigin';
+
+/** What a frontend does with a new flow when no backend may take it. */
+export type WhenEmpty = 'reject' | 'drop';
 
 /** How a frontend came about: the cluster IP, a node port, an external IP or a load-balancer IP. */
 export type FrontendKind = 'clusterIP' | 'nodePort' | 'externalIP' | 'loadBalancerIP';
@@ -47,8 +54,14 @@ export interface LbService {
   table: Uint32Array;
   /** ClientIP session affinity timeout in seconds; 0 when affinity is off. */
   affinityTimeoutSeconds: number;
-  /** externalTrafficPolicy Local on an external service: without a local backend, traffic is dropped. */
-  localOnly: boolean;
+  /**
+   * Without a backend for new flows: refuse (TCP RST / ICMP port unreachable), or drop silently when a
+   * Local traffic policy leaves this node none while other nodes have endpoints (kube-proxy's nftables
+   * proxier, syncProxyRules: internal/externalTrafficFilterVerdict).
+   */
+  whenEmpty: WhenEmpty;
+  /** An external service whose pods and host clients are served by its localOrigin twin instead. */
+  localOriginTwin: boolean;
   /** loadBalancerSourceRanges (IPv4 CIDRs) that load-balancer IP frontends admit; empty: any source. */
   sourceRanges: string[];
   /** The node port answering health checks for this node (externalTrafficPolicy Local), or null. */

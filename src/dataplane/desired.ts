@@ -5,7 +5,7 @@
 import { backendKey, type LbService } from '../compile/types.js';
 import { parseCidr } from '../model/cidr.js';
 import { BackendFlag, IPPROTO, SvcFlag } from './layout.js';
-import { emptyMapState, frontendHex, frontendMapKey, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
+import { clusterIpMarkerKey, emptyMapState, frontendHex, frontendMapKey, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
 
 /** The map keys a set of changes may have altered: the only ones the diff has to compare. */
 export interface TouchedKeys {
@@ -24,6 +24,8 @@ interface Contribution {
   backendIds: number[];
   backendKeys: string[];
   frontendHexes: string[];
+  /** The cluster IP markers (see state.ts) this service port holds a reference on. */
+  markerHexes: string[];
   revnatKeys: string[];
   sourceRangeHexes: string[];
 }
@@ -70,6 +72,8 @@ export class DesiredState {
   private readonly byService = new Map<string, Contribution>();
   private readonly backendRefs = new RefCounts();
   private readonly revnatRefs = new RefCounts();
+  /** Cluster IP markers are shared by every port of a service. */
+  private readonly markerRefs = new RefCounts();
 
   constructor(private readonly ids: IdBooks) {}
 
@@ -153,7 +157,10 @@ export class DesiredState {
         touched.sourceRanges.add(hex);
         return hex;
       });
-    const baseFlags = (svc.affinityTimeoutSeconds > 0 ? SvcFlag.affinity : 0) | (svc.localOnly ? SvcFlag.localOnly : 0);
+    const baseFlags =
+      (svc.affinityTimeoutSeconds > 0 ? SvcFlag.affinity : 0) |
+      (svc.whenEmpty === 'drop' ? SvcFlag.dropWhenEmpty : 0) |
+      (svc.localOriginTwin ? SvcFlag.localOrigin : 0);
     const frontendHexes: string[] = [];
     const revnatKeys: string[] = [];
     for (const f of svc.frontends) {
@@ -180,7 +187,17 @@ export class DesiredState {
         },
       });
     }
-    return { source: svc, svcId, backendIds, backendKeys, frontendHexes, revnatKeys, sourceRangeHexes };
+    const markerHexes = svc.scope === 'internal' ? svc.frontends.map((f) => this.putMarker(f.address, touched)) : [];
+    return { source: svc, svcId, backendIds, backendKeys, frontendHexes, markerHexes, revnatKeys, sourceRangeHexes };
+  }
+
+  private putMarker(address: string, touched: TouchedKeys): string {
+    const key = clusterIpMarkerKey(address);
+    const hex = frontendHex(key);
+    this.markerRefs.add(hex);
+    this.maps.frontends.set(hex, { key, value: { svcId: 0, revnatId: 0, lbSize: 0, backendCount: 0, flags: 0, affinityTimeout: 0 } });
+    touched.frontends.add(hex);
+    return hex;
   }
 
   private withdraw(c: Contribution, touched: TouchedKeys): void {
@@ -188,6 +205,10 @@ export class DesiredState {
     this.byService.delete(c.source.key);
     for (const hex of c.frontendHexes) {
       maps.frontends.delete(hex);
+      touched.frontends.add(hex);
+    }
+    for (const hex of c.markerHexes) {
+      if (this.markerRefs.drop(hex)) maps.frontends.delete(hex);
       touched.frontends.add(hex);
     }
     maps.tables.delete(c.svcId);

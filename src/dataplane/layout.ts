@@ -45,11 +45,11 @@ export function protocolName(n: number): Protocol | `proto-${number}` {
   return protocolByNumber.get(n) ?? `proto-${n}`;
 }
 
-export const SvcScope = { internal: 0, external: 1 } as const;
-export const SvcFlag = { affinity: 1 << 0, localOnly: 1 << 1, sourceRanges: 1 << 2 } as const;
+export const SvcScope = { internal: 0, external: 1, localOrigin: 2 } as const;
+export const SvcFlag = { affinity: 1 << 0, dropWhenEmpty: 1 << 1, sourceRanges: 1 << 2, localOrigin: 1 << 3 } as const;
 export const BackendFlag = { terminating: 1 << 0, local: 1 << 1 } as const;
 export const CtDir = { service: 0, reply: 1, external: 2, externalReply: 3 } as const;
-export const CtFlag = { seenReply: 1 << 0, closing: 1 << 1, hairpin: 1 << 2 } as const;
+export const CtFlag = { seenReply: 1 << 0, closing: 1 << 1, hairpin: 1 << 2, fin: 1 << 3 } as const;
 /** Inner Maglev maps may each have their own size (BPF_F_INNER_MAP) and are written through mmap. */
 export const BPF_F_INNER_MAP = 0x1000;
 export const BPF_F_MMAPABLE = 0x400;
@@ -78,6 +78,8 @@ export const STAT_REASONS = [
   'drop_nat_ports',
   'drop_no_route',
   'sock_translated',
+  'ct_midflow',
+  'ct_retired',
 ] as const;
 export type StatReason = (typeof STAT_REASONS)[number];
 

@@ -32,12 +32,30 @@ export const SocketPrograms = {
  */
 const REPLACEABLE_PINS = new Set(['stats', 'lb_src_v4', 'sock_revnat_v4', 'affinity_v4']);
 
+/** Conntrack lifetimes after a flow's last packet, in seconds, named after kube-proxy's flags. */
+export interface ConntrackTimeouts {
+  tcpEstablished: number;
+  tcpCloseWait: number;
+  udp: number;
+  udpStream: number;
+}
+
+/** The object's rodata variable of each lifetime. */
+const CONNTRACK_RODATA: Record<keyof ConntrackTimeouts, string> = {
+  tcpEstablished: 'ct_tcp_established_ns',
+  tcpCloseWait: 'ct_tcp_close_wait_ns',
+  udp: 'ct_udp_ns',
+  udpStream: 'ct_udp_stream_ns',
+};
+
 export interface DatapathOptions {
   pinDir: string;
   /** Source address given to a pod's own packets when it reaches itself through a service. */
   hairpinAddress: string;
   /** This node's address on its interface: the source of outside flows NATed to other nodes' backends. */
   nodeAddress?: string;
+  /** Conntrack lifetimes; each unset one keeps the object's default (bpf/include/config.h). */
+  conntrack?: Partial<ConntrackTimeouts>;
   objectPath?: string;
   /** Told of every pinned map replaced because its layout changed (see REPLACEABLE_PINS). */
   onReplacedPin?: (map: string) => void;
@@ -49,13 +67,21 @@ export async function loadDatapath(options: DatapathOptions): Promise<BpfObject>
     writeIPv4(b, ip, 0);
     return b;
   };
-  const cookie = Buffer.alloc(8);
-  if (endianness() === 'LE') cookie.writeBigUInt64LE(native().netnsCookie());
-  else cookie.writeBigUInt64BE(native().netnsCookie());
+  const u64 = (value: bigint): Buffer => {
+    const b = Buffer.alloc(8);
+    if (endianness() === 'LE') b.writeBigUInt64LE(value);
+    else b.writeBigUInt64BE(value);
+    return b;
+  };
+  const lifetimes = (Object.keys(CONNTRACK_RODATA) as (keyof ConntrackTimeouts)[]).flatMap((name) => {
+    const seconds = options.conntrack?.[name];
+    return seconds === undefined ? [] : [[CONNTRACK_RODATA[name], u64(BigInt(Math.round(seconds * 1e9)))] as const];
+  });
   const rodata = {
     hairpin_addr: address(options.hairpinAddress),
-    host_netns_cookie: cookie,
+    host_netns_cookie: u64(native().netnsCookie()),
     ...(options.nodeAddress ? { node_addr: address(options.nodeAddress) } : {}),
+    ...Object.fromEntries(lifetimes),
   };
   for (const replaced = new Set<string>(); ;) {
     try {

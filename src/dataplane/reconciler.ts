@@ -50,6 +50,16 @@ export class Reconciler {
   }
 
   /**
+   * Re-reads the maps and rewrites whatever differs from the desired state (an entry changed, added or
+   * removed behind the agent's back); its ops are the repairs.
+   */
+  repair(): SyncResult {
+    this.applied = this.maps.dump();
+    this.fullDiff = true;
+    return this.apply(new Map());
+  }
+
+  /**
    * Programs the changes since the last call: each service port (by key) to its new form, or null
    * when it is gone. Service ports not named stay as they are. An empty map after a failure retries.
    */

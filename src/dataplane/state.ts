@@ -41,6 +41,18 @@ export function frontendMapKey(f: LbFrontend): SvcKey {
   return { vip: f.address, port: f.port, proto: IPPROTO[f.protocol], scope: SvcScope[f.scope] };
 }
 
+/**
+ * The svc_v4 entry that marks a cluster IP as such, any port and protocol: a new flow to it that no
+ * service port takes is refused (kube-proxy nftables: "Reject traffic to invalid ports of ClusterIPs").
+ */
+export function clusterIpMarkerKey(address: string): SvcKey {
+  return { vip: address, port: 0, proto: 0, scope: SvcScope.internal };
+}
+
+export function isClusterIpMarker(key: SvcKey): boolean {
+  return key.port === 0 && key.proto === 0;
+}
+
 export function frontendHex(key: SvcKey): string {
   return svcKeyV4.encode(key).toString('hex');
 }
@@ -66,7 +78,8 @@ export function adoptIds(applied: MapState, ids: IdBooks, serviceKeyOf: (svcId: 
   for (const [id, r] of applied.revnat) ids.revnat.adopt(revnatKey(r), id);
   // A service id no desired service claims is held under a placeholder for the first render, so that
   // no new service takes it (and its old table) while stale frontends may still point at it.
-  const svcIds = new Set([...[...applied.frontends.values()].map((f) => f.value.svcId), ...applied.tables.keys()]);
+  // Cluster IP markers name no service (id 0).
+  const svcIds = new Set([...[...applied.frontends.values()].flatMap((f) => (isClusterIpMarker(f.key) ? [] : [f.value.svcId])), ...applied.tables.keys()]);
   for (const svcId of svcIds) ids.services.adopt(serviceKeyOf(svcId) ?? `stale/${svcId}`, svcId);
 }
 

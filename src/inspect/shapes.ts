@@ -23,7 +23,7 @@ export const PortView = Type.Object({
   svcId: Type.Union([Type.Integer(), Type.Null()]),
   maglevSize: Type.Integer(),
   affinityTimeoutSeconds: Type.Integer(),
-  localOnly: Type.Boolean(),
+  whenEmpty: Type.Union([Type.Literal('reject'), Type.Literal('drop')]),
   sourceRanges: Type.Array(Type.String()),
   backends: Type.Array(BackendView),
 });

@@ -1,5 +1,5 @@
 // CIDR strings ("address/prefix"), as Service specs carry them (loadBalancerSourceRanges).
-import { isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 export interface Cidr {
   address: string;
@@ -13,4 +13,13 @@ export function parseCidr(s: string): Cidr | null {
   const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : null;
   if (family === null || rest.length > 0 || !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return null;
   return { address, prefixLength: Number(prefix), family };
+}
+
+/** Whether the IPv4 CIDR holds the IPv4 address (false for anything that is not both IPv4). */
+export function cidrContains(cidr: string, address: string): boolean {
+  const parsed = parseCidr(cidr);
+  if (parsed?.family !== 4 || !isIPv4(address)) return false;
+  const blocks = new BlockList();
+  blocks.addSubnet(parsed.address, parsed.prefixLength, 'ipv4');
+  return blocks.check(address, 'ipv4');
 }

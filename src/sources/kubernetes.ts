@@ -3,6 +3,7 @@
 // server is unreachable the informers retry with backoff and jitter while the dataplane keeps
 // serving the last programmed state.
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject } from '@kubernetes/client-node';
+import { ErrorCode, KbpError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ObjectKind, Source, SourceEvent } from '../model/events.js';
 import type { NodeConfig } from '../model/types.js';
@@ -36,7 +37,7 @@ export function kubernetesSource(options: KubernetesSourceOptions): Source {
     let stopped = false;
     const timers = new Set<NodeJS.Timeout>();
 
-    const watch = <T extends KubernetesObject>(kind: ObjectKind, path: string, list: () => Promise<{ items: T[] }>, fieldSelector?: string): Informer<T> => {
+    const watch = <T extends KubernetesObject>(kind: ObjectKind, path: string, list: () => Promise<{ items: T[] }>, fieldSelector?: string): ListWatch<T> => {
       const informer = new ListWatch<T>(path, new Watch(kc), list, false, undefined, fieldSelector);
       // The informer announces 'connect' before every attempt, so only an event proves a working
       // watch and resets the backoff.
@@ -65,21 +66,31 @@ export function kubernetesSource(options: KubernetesSourceOptions): Source {
       return informer;
     };
 
+    // Only this node's object: its zone (topology hints) and addresses (node ports).
+    const nodeInformer = watch('Node', '/api/v1/nodes', () => core.listNode({ fieldSelector: nodeSelector }), nodeSelector);
     const informers = [
       watch('Service', '/api/v1/services', () => core.listServiceForAllNamespaces()),
       watch('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
-      // Only this node's object: its zone (topology hints) and addresses (node ports).
-      watch('Node', '/api/v1/nodes', () => core.listNode({ fieldSelector: nodeSelector }), nodeSelector),
+      nodeInformer,
     ];
-    // Synced only once every initial list is in: programming a partial cluster would take services
-    // away that are merely not listed yet.
-    await startAndWaitForLists(informers);
-    emit({ type: 'synced' });
-    return () => {
+    const stop = (): void => {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       for (const i of informers) void i.stop();
     };
+    // Synced only once every initial list is in: programming a partial cluster would take services
+    // away that are merely not listed yet.
+    await startAndWaitForLists(informers);
+    // A wrong node name would classify every endpoint as remote: refuse rather than serve wrongly.
+    if (nodeInformer.list().length === 0) {
+      stop();
+      throw new KbpError(
+        ErrorCode.NodeNotFound,
+        `the cluster has no Node "${options.node.name}": set --node-name (or NODE_NAME) to this node's name as the cluster knows it`,
+      );
+    }
+    emit({ type: 'synced' });
+    return stop;
   };
 }
 

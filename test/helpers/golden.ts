@@ -11,7 +11,9 @@ export function describeServices(services: readonly LbService[], rejected: reado
   for (const s of [...services].sort((a, b) => a.key.localeCompare(b.key))) {
     const usable = new Set(s.table).size;
     const external =
-      s.scope === 'external' ? ` local-only=${s.localOnly} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}` : '';
+      s.scope === 'internal'
+        ? ` when-empty=${s.whenEmpty}`
+        : ` when-empty=${s.whenEmpty} local-origin-twin=${s.localOriginTwin} ranges=${s.sourceRanges.join(',') || '-'} health=${s.healthCheckNodePort ?? '-'}`;
     lines.push(
       `SVC ${s.key} ${s.frontends.map((f) => `${frontendKey(f)}(${f.kind})`).join(',')} backends=${s.backends.length} usable=${usable} M=${s.table.length} affinity=${s.affinityTimeoutSeconds}${external}`,
     );

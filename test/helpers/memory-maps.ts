@@ -1,5 +1,5 @@
 // In-memory service maps that answer, like the datapath would, which backend a packet reaches.
-import { emptyMapState, frontendHex, sourceRangeHex, type FrontendEntry, type MapState } from '../../src/dataplane/state.js';
+import { emptyMapState, frontendHex, isClusterIpMarker, sourceRangeHex, type FrontendEntry, type MapState } from '../../src/dataplane/state.js';
 import type { ServiceMaps } from '../../src/dataplane/writer.js';
 import type { BackendValue, RevnatValue, SourceRangeKey, SvcKey } from '../../src/dataplane/layout.js';
 
@@ -65,6 +65,8 @@ export class MemoryServiceMaps implements ServiceMaps {
   route(key: SvcKey, hash: number): BackendValue | 'reject' | 'pass' | 'no-slot' | 'no-backend' | 'no-revnat' {
     const svc = this.state.frontends.get(frontendHex(key));
     if (!svc) return 'pass';
+    // A cluster IP's marker: the datapath refuses what reaches it (see state.ts).
+    if (isClusterIpMarker(key)) return 'reject';
     if (!this.state.revnat.has(svc.value.revnatId)) return 'no-revnat';
     if (svc.value.backendCount === 0) return 'reject';
     const table = this.state.tables.get(svc.value.svcId);

@@ -20,6 +20,7 @@ import type { ConntrackPage } from '../../src/api/routes/conntrack.js';
 import type { Counters } from '../../src/dataplane/stats.js';
 import type { ServiceView } from '../../src/inspect/shapes.js';
 import { ifSet } from '../helpers/types.js';
+import { NODE_NAME } from '../../harness/cluster.js';
 
 const VIP = '10.96.0.10';
 const ADMIN = '127.0.0.1:10249';
@@ -86,6 +87,8 @@ describe('admin API, inspect CLI and admin page on a running agent', { timeout: 
     agent = await startAgent(sandbox.nodeNs, [
       '--manifests',
       dir,
+      '--node-name',
+      NODE_NAME,
       '--pin-dir',
       sandbox.pinDir,
       '--hairpin-address',

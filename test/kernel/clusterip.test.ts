@@ -12,6 +12,7 @@ import { native } from '../../src/native/bpf.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
 import { serviceManifest, writeManifest, type EndpointSpec } from '../helpers/manifests.js';
 import { ifSet } from '../helpers/types.js';
+import { NODE_NAME } from '../../harness/cluster.js';
 
 const WEB_VIP = '10.96.0.10';
 
@@ -23,7 +24,7 @@ describe('ClusterIP with real traffic in network namespaces', { timeout: 240_000
   let web: Pod[];
   const clients: PodClient[] = [];
 
-  const agentArgs = () => ['--manifests', dir, '--pin-dir', sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS];
+  const agentArgs = () => ['--manifests', dir, '--node-name', NODE_NAME, '--pin-dir', sandbox.pinDir, '--hairpin-address', HAIRPIN_ADDRESS];
 
   /** Writes a manifest and waits until the agent has programmed a change. */
   async function change(file: string, content: string | null): Promise<void> {

@@ -113,7 +113,9 @@ describe('tc datapath under test-run', () => {
     assert.equal(await count(TCP_FLAGS.SYN), 'hit', 'a retransmitted SYN stays on its backend');
     assert.equal(await count(TCP_FLAGS.ACK), 'hit');
     assert.equal(await count(TCP_FLAGS.FIN | TCP_FLAGS.ACK), 'hit');
-    assert.equal(await count(TCP_FLAGS.SYN), 'new', 'the port reused after close');
+    assert.equal(await count(TCP_FLAGS.SYN), 'hit', 'half-closed (a FIN one way only): the flow holds');
+    assert.equal(await count(TCP_FLAGS.RST | TCP_FLAGS.ACK), 'hit');
+    assert.equal(await count(TCP_FLAGS.SYN), 'new', 'the port reused after a reset');
   });
 
   test('ClientIP affinity: every new flow of a client goes to its first backend', async () => {
@@ -156,21 +158,26 @@ describe('tc datapath under test-run', () => {
     }
   });
 
-  test('packets not for a service pass untouched', async () => {
+  test('packets not for a service pass untouched; a cluster IP on an undeclared port or protocol is refused', async () => {
     const before = dp.counters();
-    for (const spec of [
-      { proto: 'TCP', saddr: CLIENT, daddr: '10.244.1.99', sport: 1234, dport: 80 },
+    const notService = buildFrame({ proto: 'TCP', saddr: CLIENT, daddr: '10.244.1.99', sport: 1234, dport: 80 });
+    const undeclared = [
       { proto: 'TCP', saddr: CLIENT, daddr: VIP, sport: 1234, dport: 81 },
       { proto: 'UDP', saddr: CLIENT, daddr: VIP, sport: 1234, dport: 80 },
-    ] as FrameSpec[]) {
-      const frame = buildFrame(spec);
-      for (const prog of [fromPod, toPod]) {
-        const res = await native().testRun(prog, frame, 1);
-        assert.equal(res.retval, TC_ACT.OK);
-        assert.deepEqual(res.data, frame);
-      }
+    ].map((spec) => buildFrame(spec as FrameSpec));
+    for (const frame of [notService, ...undeclared]) {
+      const res = await native().testRun(toPod, frame, 1);
+      assert.equal(res.retval, TC_ACT.OK);
+      assert.deepEqual(res.data, frame);
     }
-    assert.equal(dp.counters().pass.packets, before.pass.packets + 6);
+    const res = await native().testRun(fromPod, notService, 1);
+    assert.equal(res.retval, TC_ACT.OK);
+    assert.deepEqual(res.data, notService);
+    // kube-proxy nftables: "Reject traffic to invalid ports of ClusterIPs" (pkg/proxy/nftables/proxier.go:504).
+    for (const frame of undeclared) assert.equal((await native().testRun(fromPod, frame, 1)).retval, TC_ACT.REDIRECT);
+    const after = dp.counters();
+    assert.equal(after.pass.packets, before.pass.packets + 4);
+    assert.equal(after.reject_no_backend.packets, before.reject_no_backend.packets + 2);
   });
 
   test('a service without endpoints answers a SYN with a RST from the service address', async () => {

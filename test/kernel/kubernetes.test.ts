@@ -2,10 +2,12 @@
 // and services made through the API, traffic through the ClusterIP from a client pod.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { native } from '../../src/native/bpf.js';
-import { runIn } from '../../harness/exec.js';
-import { startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
+import { runIn, spawnIn } from '../../harness/exec.js';
+import { agentCommand, startAgent, startPodClient, type AgentProcess, type PodClient } from '../../harness/processes.js';
 import { createTestCluster, NODE_NAME, type TestCluster } from '../../harness/cluster.js';
 import { ifSet } from '../helpers/types.js';
 
@@ -53,7 +55,8 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
     agent = await startAgent(cluster.sandbox.nodeNs, ['--kubeconfig', cluster.cp.kubeconfig, '--pin-dir', cluster.sandbox.pinDir, '--node-name', NODE_NAME], {
       log: process.env.KBP_LOG_AGENT === '1',
     });
-    await within(5000, 'the kubernetes service programmed', () => mapSizes()[0] === 1);
+    // Its frontend and its cluster IP's marker (any other port refused).
+    await within(5000, 'the kubernetes service programmed', () => mapSizes()[0] === 2);
     baseline = mapSizes();
   });
   after(async () => {
@@ -131,5 +134,33 @@ describe('agent on a real Kubernetes control plane', { timeout: 300_000 }, () =>
   test('deleting every service returns every map to its size before them (no leaks)', async () => {
     await cluster.kube({ op: 'delete', object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' } } });
     await within(3000, `maps back to ${JSON.stringify(baseline)}`, () => JSON.stringify(mapSizes()) === JSON.stringify(baseline));
+  });
+
+  test('a node name the cluster has no Node for: the agent refuses to start and says so', async () => {
+    const pinDir = `${cluster.sandbox.pinDir}-nonode`;
+    try {
+      const [cmd = process.execPath, ...args] = agentCommand([
+        '--kubeconfig',
+        cluster.cp.kubeconfig,
+        '--pin-dir',
+        pinDir,
+        '--node-name',
+        'no-such-node',
+        '--admin-address',
+        '',
+      ]);
+      // The agent logs to stderr.
+      const child = spawnIn(cluster.sandbox.nodeNs, cmd, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+      let out = '';
+      child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(killer);
+      assert.equal(code, 1);
+      assert.match(out, /KBP_NODE_NOT_FOUND/);
+      assert.match(out, /the cluster has no Node \\"no-such-node\\"/);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,7 +16,7 @@ import { readCounters } from '../../src/dataplane/stats.js';
 import { KernelServiceMaps, openServiceMaps } from '../../src/dataplane/kernel-maps.js';
 import { loadDatapath } from '../../src/dataplane/loader.js';
 import { HAIRPIN_ADDRESS } from '../helpers/datapath.js';
-import { writeManifest } from '../helpers/manifests.js';
+import { nodeAgentArgs, nodeObject, serviceObject, sliceObject, writeManifest } from '../helpers/manifests.js';
 import { createTestCgroup, type TestCgroup } from '../helpers/cgroup.js';
 import { ifSet } from '../helpers/types.js';
 
@@ -30,19 +30,14 @@ interface Endpoint {
 }
 
 function slice(name: string, ports: { name: string; port: number; protocol?: string }[], endpoints: Endpoint[]): object {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${name}-1`, namespace: 'test', labels: { 'kubernetes.io/service-name': name } },
-    addressType: 'IPv4',
-    ports: ports.map((p) => ({ protocol: 'TCP', ...p })),
-    endpoints: endpoints.map((e) => ({ addresses: [e.pod.ip], conditions: { ready: true }, nodeName: e.node.name })),
-  };
+  return sliceObject(
+    name,
+    ports,
+    endpoints.map((e) => ({ ip: e.pod.ip, nodeName: e.node.name })),
+  );
 }
 
-function service(name: string, clusterIP: string, spec: object, status: object = {}): object {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'test' }, spec: { clusterIP, clusterIPs: [clusterIP], ...spec }, status };
-}
+const service = serviceObject;
 
 describe('node ports, load-balancer and external IPs across two nodes', { timeout: 300_000 }, () => {
   let topo: MultiNodeTopology;
@@ -61,12 +56,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
   function manifests(webEndpoints: Endpoint[]): string {
     const onA = endpoints.filter((e) => e.node === nodeA());
     const docs = [
-      ...topo.nodes.map((n) => ({
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: n.name },
-        status: { addresses: [{ type: 'InternalIP', address: n.address }] },
-      })),
+      ...topo.nodes.map(nodeObject),
       service('web', '10.96.0.10', {
         type: 'NodePort',
         ports: [
@@ -158,18 +148,7 @@ describe('node ports, load-balancer and external IPs across two nodes', { timeou
     writeManifest(dir, 'cluster.yaml', manifests(endpoints));
     hostCgroup = createTestCgroup(`kbp-${topo.runId}-host`);
     for (const node of topo.nodes) {
-      const args = [
-        '--manifests',
-        dir,
-        '--node-name',
-        node.name,
-        '--node-interface',
-        'eth0',
-        '--pin-dir',
-        node.sandbox.pinDir,
-        '--hairpin-address',
-        HAIRPIN_ADDRESS,
-      ];
+      const args = nodeAgentArgs(node, dir, HAIRPIN_ADDRESS);
       // node-a's host-network clients: the processes of a cgroup made for this test.
       if (node === nodeA()) args.push('--host-cgroup', hostCgroup.path);
       agents.push(await startAgent(node.sandbox.nodeNs, args));

@@ -32,7 +32,7 @@ const remoteUdp = lbService('ns/remote:dns', [{ address: NODE, port: 30053, prot
   external: 'nodePort',
 });
 // externalTrafficPolicy Local on a node without local endpoints: compiled with an empty table.
-const noLocal = lbService('ns/nolocal:http', [{ address: NODE, port: 30082, protocol: 'TCP' }], [], { external: 'nodePort', localOnly: true });
+const noLocal = lbService('ns/nolocal:http', [{ address: NODE, port: 30082, protocol: 'TCP' }], [], { external: 'nodePort', dropWhenEmpty: true });
 const sticky = lbService(
   'ns/sticky:http',
   [{ address: NODE, port: 30085, protocol: 'TCP' }],

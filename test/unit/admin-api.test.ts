@@ -40,10 +40,13 @@ function fakeSource(maps: MemoryServiceMaps): AdminSource {
   const svcId = [...maps.state.frontends.values()].find((f) => f.key.vip === '10.96.0.10')?.value.svcId ?? 0;
   return {
     status: () => ({
+      node: 'node-a',
       ready: true,
       generation: 3,
       lastSyncAt: new Date().toISOString(),
       lastError: null,
+      consecutiveFailures: 0,
+      nextRetryAt: null,
       lastSyncOps: 0,
       lastSyncMs: 1.5,
       services: 2,
@@ -109,7 +112,9 @@ describe('admin API routes', () => {
   const get = (url: string) => app.inject({ method: 'GET', url });
 
   test('health, readiness, status, stats, metrics, rejected', async () => {
-    assert.equal((await get('/healthz')).statusCode, 200);
+    const health = await get('/healthz');
+    assert.equal(health.statusCode, 200);
+    assert.deepEqual(health.json<{ consecutiveFailures: number; nextRetryAt: null }>().consecutiveFailures, 0);
     assert.deepEqual((await get('/readyz')).json(), { ready: true });
     assert.equal((await get('/v1/status')).json<AgentStatus>().generation, 3);
     assert.deepEqual((await get('/v1/stats')).json<Counters>().ct_new, { packets: 5, bytes: 300 });

@@ -46,6 +46,7 @@ test('the DaemonSet runs the agent in the host network with bpffs, its node name
   assert.deepEqual(agent.args, [
     'agent',
     '--pin-dir=/sys/fs/bpf/kube-bpf-proxy',
+    '--mount-bpffs',
     '--admin-address=127.0.0.1:10249',
     '--nodeport-addresses=primary',
     '--node-interface=eth0',

@@ -44,7 +44,7 @@ describe('reconciler', () => {
     const services = [first, service(2, [1])];
     assert.ok(r.sync(services).ops > 0);
     assert.equal(r.sync(services).ops, 0);
-    assert.equal(maps.state.frontends.size, 2);
+    assert.equal(maps.state.frontends.size, 4, 'two frontends and their cluster IPs’ markers');
     assert.equal(maps.state.backends.size, 4);
     const backend = maps.route(frontendOf(first), 42);
     assert.ok(typeof backend === 'object');
