@@ -161,6 +161,24 @@ const ROWS: Row[] = [
     expect: { servedBy: ['be-a1', 'be-b1'] },
     source: `${NFT}:1455 ("nodeports are not subject to loadBalancerSourceRanges")`,
   },
+  // 5. Host processes: node ports on the node's addresses, not on localhost (nftables mode).
+  {
+    what: 'host process → node port on 127.0.0.1: not a node port (refused by the host itself)',
+    from: 'host-a',
+    to: '127.0.0.1',
+    port: 30184,
+    expect: 'refused',
+    source: `${NFT}:673 (the node-port rule matches "ip daddr != 127.0.0.0/8"; ${NFT}:543 "localhost NodePorts are not supported")`,
+  },
+  // 8. Node ports on the addresses --nodeport-addresses picks: "primary", nftables' default, is the node IP only.
+  {
+    what: 'pod → node port on the node’s address toward its pods (not the primary node IP): not a node port',
+    from: 'pod-a',
+    to: ({ a }) => a.podCidr.replace(/\.0\/24$/, '.1'),
+    port: 30184,
+    expect: 'refused',
+    source: `cmd/kube-proxy/app/server_linux.go:54 (nftables defaults --nodeport-addresses to primary) and server.go:233 (primary: the node IP alone)`,
+  },
   // 6. A cluster IP reached from outside the node (a route to the service range).
   {
     what: 'outside → cluster IP routed to node-a: balanced over every endpoint',
