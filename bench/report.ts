@@ -70,7 +70,7 @@ function controlCharts(run: BenchRun): TopLevelSpec[] {
     s.modes.flatMap((m) => {
       const all = m.summary.control?.changeMs.all;
       return all
-        ? [{ services: String(s.services), mode: m.mode, group: 'endpoint change, p50 (bar) to p99', median: all.p50, min: all.p50, max: all.p99 }]
+        ? [{ services: String(s.services), mode: m.mode, group: 'endpoint change, p50 (point) to p99 (whisker)', median: all.p50, min: all.p50, max: all.p99 }]
         : [];
     }),
   );
