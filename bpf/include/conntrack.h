@@ -75,9 +75,9 @@ static __always_inline __u16 ct_refresh(struct ct_entry_v4 *e, const struct flow
 }
 
 /*
- * Tells the other leg of a flow what this leg just learned: the first reply (both legs then live as
- * an established flow), a RST (both closed), a FIN (both closed once each direction has sent one;
- * until then the other direction keeps sending, a half-closed connection). Rare: once per change.
+ * Tells the other leg of a flow what this leg just learned: the first UDP reply (both legs then live
+ * as a stream), a RST (both closed), a FIN (both closed once each direction has sent one; until then
+ * the other direction keeps sending, a half-closed connection). Rare: once per change.
  */
 static __always_inline void ct_tell_peer(struct ct_entry_v4 *e, const struct ct_key_v4 *peer_key, __u8 proto,
 					 __u16 added, __u64 now)
@@ -151,7 +151,10 @@ static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4
 		return NULL;
 	*be = bpf_map_lookup_elem(&backends_v4, &ct->backend_id);
 	if (*be) {
-		__u16 added = ct_refresh(ct, f, len, now, 0);
+		/* A TCP client that acknowledges without a SYN has seen the backend's answer: established,
+		 * learned here without asking the reply leg (which knows it from that answer). */
+		bool acked = f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_ACK;
+		__u16 added = ct_refresh(ct, f, len, now, acked ? CT_F_SEEN_REPLY : 0) & (CT_F_FIN | CT_F_CLOSING);
 
 		if (added) {
 			struct ct_key_v4 peer;
@@ -185,6 +188,9 @@ static __always_inline struct ct_entry_v4 *ct_lookup_reply(const struct flow4 *f
 	if (!*rn) /* the service is gone: nothing to translate back to */
 		return NULL;
 	added = ct_refresh(ct, f, len, now, CT_F_SEEN_REPLY);
+	/* A TCP client's leg learns of the answer from the client's own ACK (ct_lookup_flow). */
+	if (f->proto == IPPROTO_TCP)
+		added &= ~CT_F_SEEN_REPLY;
 	if (added) {
 		/* enum ct_dir pairs each client leg with its reply leg, the next value */
 		ct_client_key(&key, ct, *rn, f->proto, dir - 1);

@@ -125,6 +125,8 @@ describe('conntrack over a flow’s life', { timeout: 120_000 }, () => {
     const first = await client.request({ op: 'session-ask', id: 'long' });
     const legs = flows().filter((f) => f.key.dport === 9000 || f.key.sport === 9000);
     assert.ok(legs.length >= 2);
+    // Established, both legs: --conntrack-tcp-timeout-established (24 h) from the last packet.
+    for (const leg of legs) assert.ok(leg.entry.expiresNs - nowNs() > 23n * 3600n * 1_000_000_000n, `leg ${JSON.stringify(leg.key)} lives as established`);
     withMap('ct_v4', (ct) => {
       for (const leg of legs) ct.delete(ctKeyV4.encode({ ...leg.key }));
     });
