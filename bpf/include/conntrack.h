@@ -147,7 +147,7 @@ static __always_inline struct ct_entry_v4 *ct_lookup_flow(const struct ct_key_v4
 	struct ct_entry_v4 *ct = ct_lookup(key, now);
 
 	*be = NULL;
-	if (!ct || ((ct->flags & CT_F_CLOSING) && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN))
+	if (!ct || ((ct->flags & CT_F_CLOSING) && tcp_syn_only(f)))
 		return NULL;
 	*be = bpf_map_lookup_elem(&backends_v4, &ct->backend_id);
 	if (*be) {
@@ -224,7 +224,7 @@ static __always_inline int ct_retire_stale(const struct flow4 *f, enum ct_dir re
 	struct ct_entry_v4 *ct;
 	struct revnat_v4 *rn;
 
-	if (f->proto != IPPROTO_TCP || (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) != TCP_F_SYN)
+	if (!tcp_syn_only(f))
 		return STAT_PASS;
 	ct = bpf_map_lookup_elem(&ct_v4, &key);
 	if (!ct)

@@ -84,7 +84,7 @@ static __always_inline bool svc_ip_unknown_port(const struct flow4 *f)
 {
 	struct svc_key_v4 key = { .vip = f->daddr, .port = 0, .proto = 0, .scope = SVC_SCOPE_INTERNAL };
 
-	if (f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) != TCP_F_SYN)
+	if (f->proto == IPPROTO_TCP && !tcp_syn_only(f))
 		return false;
 	return bpf_map_lookup_elem(&svc_v4, &key) != NULL;
 }

@@ -2,6 +2,7 @@
 #ifndef KBP_PARSE_H
 #define KBP_PARSE_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -38,6 +39,12 @@ struct flow4 {
 #define TCP_F_SYN 0x02
 #define TCP_F_RST 0x04
 #define TCP_F_ACK 0x10
+
+/* A TCP SYN without ACK: the first packet of a new connection. */
+static __always_inline bool tcp_syn_only(const struct flow4 *f)
+{
+	return f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN;
+}
 
 /* Makes sure the headers sit in the linear part of the skb, where direct access can reach them. */
 static __always_inline void pull_headers(struct __sk_buff *skb)

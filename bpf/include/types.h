@@ -12,11 +12,10 @@ enum svc_scope {
 };
 
 enum svc_flags {
-	SVC_F_AFFINITY = 1 << 0, /* ClientIP session affinity */
-	SVC_F_DROP_WHEN_EMPTY =
-		1 << 1, /* no backend for new flows: drop (a Local policy, endpoints elsewhere), not reject */
-	SVC_F_SOURCE_RANGES = 1 << 2, /* loadBalancerSourceRanges: only sources in lb_src_v4 */
-	SVC_F_LOCAL_ORIGIN = 1 << 3,  /* pods and the host use this frontend's SVC_SCOPE_LOCAL_ORIGIN entry */
+	SVC_F_AFFINITY = 1 << 0,        /* ClientIP session affinity */
+	SVC_F_DROP_WHEN_EMPTY = 1 << 1, /* no backend for new flows: drop, not reject (Local policy) */
+	SVC_F_SOURCE_RANGES = 1 << 2,   /* loadBalancerSourceRanges: only sources in lb_src_v4 */
+	SVC_F_LOCAL_ORIGIN = 1 << 3,    /* pods and the host use this frontend's SVC_SCOPE_LOCAL_ORIGIN entry */
 };
 
 enum backend_flags {

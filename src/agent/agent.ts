@@ -15,7 +15,6 @@ import { KernelServiceMaps, openServiceMaps } from '../dataplane/kernel-maps.js'
 import { Reconciler } from '../dataplane/reconciler.js';
 import { readCounters, type Counters } from '../dataplane/stats.js';
 import { collectExpired, purgeFlows } from '../dataplane/conntrack.js';
-import { ensurePinDir } from '../dataplane/bpffs.js';
 import { buildAdminServer, parseHostPort, type AgentStatus } from '../api/server.js';
 import { agentAdminSource } from './admin-source.js';
 import { HealthCheckServers } from './health-check.js';
@@ -24,6 +23,7 @@ import { AgentMetrics, type MapFill } from './metrics.js';
 import { Backoff } from './backoff.js';
 
 export interface AgentOptions {
+  /** An existing directory on a bpffs (the CLI makes sure of it: src/dataplane/bpffs.ts). */
   pinDir: string;
   /** Conntrack lifetimes (unset: the datapath's defaults, kube-proxy's). */
   conntrack?: Partial<ConntrackTimeouts>;
@@ -144,8 +144,6 @@ export class Agent {
 
   async start(): Promise<void> {
     const { log } = this.options;
-    // The CLI checked (and maybe mounted) it already; a library user gets the same refusal here.
-    await ensurePinDir(this.options.pinDir, { mount: false });
     const nodeInterface = this.options.nodeInterface;
     const nodeAddress = nodeInterface === undefined ? undefined : interfaceAddress(nodeInterface);
     this.obj = await loadDatapath({

@@ -4,8 +4,8 @@
 // the whole cluster's.
 import { backendKey, type LbService } from '../compile/types.js';
 import { parseCidr } from '../model/cidr.js';
-import { BackendFlag, IPPROTO, SvcFlag } from './layout.js';
-import { clusterIpMarkerKey, emptyMapState, frontendHex, frontendMapKey, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
+import { BackendFlag, IPPROTO, SvcFlag, type SvcKey } from './layout.js';
+import { clusterIpMarkersOf, emptyMapState, frontendHex, frontendMapKey, revnatKey, sourceRangeHex, type IdBooks, type MapState } from './state.js';
 
 /** The map keys a set of changes may have altered: the only ones the diff has to compare. */
 export interface TouchedKeys {
@@ -187,12 +187,11 @@ export class DesiredState {
         },
       });
     }
-    const markerHexes = svc.scope === 'internal' ? svc.frontends.map((f) => this.putMarker(f.address, touched)) : [];
+    const markerHexes = clusterIpMarkersOf(svc).map((key) => this.putMarker(key, touched));
     return { source: svc, svcId, backendIds, backendKeys, frontendHexes, markerHexes, revnatKeys, sourceRangeHexes };
   }
 
-  private putMarker(address: string, touched: TouchedKeys): string {
-    const key = clusterIpMarkerKey(address);
+  private putMarker(key: SvcKey, touched: TouchedKeys): string {
     const hex = frontendHex(key);
     this.markerRefs.add(hex);
     this.maps.frontends.set(hex, { key, value: { svcId: 0, revnatId: 0, lbSize: 0, backendCount: 0, flags: 0, affinityTimeout: 0 } });

@@ -45,8 +45,13 @@ export function frontendMapKey(f: LbFrontend): SvcKey {
  * The svc_v4 entry that marks a cluster IP as such, any port and protocol: a new flow to it that no
  * service port takes is refused (kube-proxy nftables: "Reject traffic to invalid ports of ClusterIPs").
  */
-export function clusterIpMarkerKey(address: string): SvcKey {
+function clusterIpMarkerKey(address: string): SvcKey {
   return { vip: address, port: 0, proto: 0, scope: SvcScope.internal };
+}
+
+/** The markers a compiled service port holds: one per cluster IP of an internal port, none otherwise. */
+export function clusterIpMarkersOf(svc: LbService): SvcKey[] {
+  return svc.scope === 'internal' ? svc.frontends.map((f) => clusterIpMarkerKey(f.address)) : [];
 }
 
 export function isClusterIpMarker(key: SvcKey): boolean {

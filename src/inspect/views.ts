@@ -3,7 +3,7 @@
 // Pure: the agent hands both in.
 import { backendKey, frontendKey, slotCounts, type LbService } from '../compile/types.js';
 import { CtDir, SvcScope, protocolName, type CtEntry, type CtKey } from '../dataplane/layout.js';
-import { backendValueKey, clusterIpMarkerKey, frontendHex, frontendMapKey, isClusterIpMarker, type MapState } from '../dataplane/state.js';
+import { backendValueKey, clusterIpMarkersOf, frontendHex, frontendMapKey, isClusterIpMarker, type MapState } from '../dataplane/state.js';
 import type { BackendUse, ConnectionView, MaglevView, PortView, ServiceView } from './shapes.js';
 
 /** The table of one service as the kernel holds it, in backend addresses; null when it is missing. */
@@ -104,12 +104,7 @@ export function countConnections(views: ServiceView[], connections: readonly Con
 
 /** Frontends in the kernel that no wanted service names: left over, or written by someone else. */
 export function orphanFrontends(services: readonly LbService[], live: MapState): string[] {
-  const wanted = new Set(
-    services.flatMap((s) => [
-      ...s.frontends.map((f) => frontendHex(frontendMapKey(f))),
-      ...(s.scope === 'internal' ? s.frontends.map((f) => frontendHex(clusterIpMarkerKey(f.address))) : []),
-    ]),
-  );
+  const wanted = new Set(services.flatMap((s) => [...s.frontends.map((f) => frontendHex(frontendMapKey(f))), ...clusterIpMarkersOf(s).map(frontendHex)]));
   const scopeName = (scope: number): string => Object.entries(SvcScope).find(([, n]) => n === scope)?.[0] ?? String(scope);
   return [...live.frontends.entries()]
     .filter(([hex]) => !wanted.has(hex))
